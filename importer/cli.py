@@ -1,0 +1,220 @@
+"""The ``importer`` command. Exit codes: 0 all good, 1 a file failed or was invalid, 2 usage/config."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from loguru import logger
+
+from importer.config import Settings, load_settings
+from importer.db.engine import create_schema, make_engine
+from importer.db.ledger import ImportJob, JobStatus, Ledger, utc_now
+from importer.exceptions import ConfigError, ImporterError, TerminalError, TransientError
+from importer.feed_docs import feeds_markdown
+from importer.importing import import_file
+from importer.inbox import Inbox
+from importer.logs import configure_logging
+from importer.pipeline import Pipeline, build_report
+from importer.problems import problems_frame
+from importer.routing import check_partner_id, route
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"importer: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(settings.logging)
+    try:
+        return int(args.handler(args, settings))
+    except ConfigError as exc:
+        print(f"importer: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ImporterError as exc:
+        logger.error("{}", exc)
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="importer", description=__doc__)
+    parser.add_argument("--config", help="TOML file (default: $IMPORTER_CONFIG or config/importer.toml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    process = commands.add_parser("process", help="process waiting files, or the named ones, then exit")
+    process.add_argument("paths", nargs="*", type=Path, help="files or folders (default: all of incoming/)")
+    process.add_argument("--partner", help="partner of files named outside incoming/<partner>/")
+    process.set_defaults(handler=_process)
+
+    validate = commands.add_parser("validate", help="check a file without writing anything")
+    validate.add_argument("file", type=Path)
+    validate.add_argument("--feed", help="feed name (default: from the file name)")
+    validate.add_argument("--partner", default="validate", help="partner whose settings apply")
+    validate.add_argument("--report", type=Path, help="write the report JSON here (default: stdout)")
+    validate.set_defaults(handler=_validate)
+
+    jobs = commands.add_parser("jobs", help="list recent jobs")
+    jobs.add_argument("--status", choices=[s.value.lower() for s in JobStatus] + [s.value for s in JobStatus])
+    jobs.add_argument("--partner")
+    jobs.add_argument("--since", type=_timestamp, help="ISO date or date-time")
+    jobs.add_argument("--limit", type=int, default=50)
+    jobs.set_defaults(handler=_jobs)
+
+    job = commands.add_parser("job", help="show one job and its first changes")
+    job.add_argument("id", type=int)
+    job.set_defaults(handler=_job)
+
+    feeds = commands.add_parser("feeds", help="describe the feeds partners can send")
+    feeds.add_argument("--markdown", action="store_true", help="the full partner guide as Markdown")
+    feeds.set_defaults(handler=_feeds)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="create missing tables")
+    upgrade.set_defaults(handler=_db_upgrade)
+    return parser
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date or date-time: {text!r}") from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _pipeline(settings: Settings) -> Pipeline:
+    engine = make_engine(settings.database.url)
+    create_schema(engine)
+    pipeline = Pipeline(settings, engine)
+    pipeline.inbox.ensure()
+    return pipeline
+
+
+def _process(args: argparse.Namespace, settings: Settings) -> int:
+    pipeline = _pipeline(settings)
+    inbox = pipeline.inbox
+    try:
+        work = _named_files(inbox, args.paths, args.partner) if args.paths else inbox.waiting()
+    except TerminalError as exc:
+        print(f"importer: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    exit_code = EXIT_OK
+    for partner_id, path in work:
+        try:
+            outcome = pipeline.process(path, partner_id)
+        except TransientError as exc:
+            logger.error("{}/{} left in incoming/ for another attempt: {}", partner_id, path.name, exc)
+            exit_code = EXIT_FAILED
+            continue
+        if outcome is not None and outcome.status == JobStatus.FAILED:
+            exit_code = EXIT_FAILED
+    return exit_code
+
+
+def _named_files(inbox: Inbox, paths: list[Path], partner: str | None) -> list[tuple[str, Path]]:
+    """Files already in ``incoming/<partner>/`` are taken there; others are copied in first."""
+    files = [f for p in paths for f in (sorted(x for x in p.iterdir() if x.is_file()) if p.is_dir() else [p])]
+    work = []
+    for file in files:
+        if not file.is_file():
+            raise TerminalError(f"{file}: no such file")
+        owner = inbox.partner_of(file)
+        if owner is not None:
+            work.append((owner, file))
+        elif partner is None:
+            raise TerminalError(f"{file} is outside {inbox.incoming}/<partner>/: name the partner with --partner")
+        else:
+            work.append((partner, inbox.deliver(file, check_partner_id(partner))))
+    return work
+
+
+def _validate(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings.database.url)
+    create_schema(engine)
+    partner_id = check_partner_id(args.partner)
+    started = utc_now()
+    job = ImportJob(partner_id=partner_id, file_name=args.file.name, source_path=str(args.file))
+    job.started_at = started
+    try:
+        spec = route(args.file.name, settings, args.feed)
+        job.feed = spec.name
+        result = import_file(args.file, spec, partner_id, settings, engine, 0, started)
+    except TerminalError as exc:
+        job.status, job.message, job.completed_at = JobStatus.FAILED, str(exc), utc_now()
+        report = build_report(job, problems_frame(exc.problems), None, settings.reports.max_errors_listed)
+    else:
+        job.status = JobStatus.FAILED if result.rejection else JobStatus.COMPLETED
+        job.message, job.completed_at = result.rejection, utc_now()
+        job.row_count, job.failed_count = result.row_count, result.failed_count
+        if not result.rejection:
+            job.inserted_count, job.updated_count = result.counts.inserted, result.counts.updated
+            job.unchanged_count, job.deleted_count = result.counts.unchanged, result.counts.deleted
+            job.processed_count = job.inserted_count + job.updated_count + job.unchanged_count
+        report = build_report(job, result.problems, result, settings.reports.max_errors_listed)
+    report.job_id, report.dry_run = None, True
+    if args.report:
+        args.report.write_text(report.to_json(), encoding="utf-8")
+    else:
+        sys.stdout.write(report.to_json())
+    print(
+        f"{args.file.name}: {report.status} (dry run) rows={report.row_count} would insert "
+        f"{report.inserted_count}, update {report.updated_count}, leave {report.unchanged_count}; "
+        f"{report.failed_count} rows with errors" + (f"; {report.message}" if report.message else ""),
+        file=sys.stderr,
+    )
+    return EXIT_FAILED if report.status == JobStatus.FAILED or report.failed_count else EXIT_OK
+
+
+def _jobs(args: argparse.Namespace, settings: Settings) -> int:
+    ledger = Ledger(_pipeline(settings).engine)
+    print(f"{'id':>6}  {'status':<10} {'partner':<12} {'feed':<18} {'rows':>8} {'ins':>7} {'upd':>7} {'fail':>6}  file")
+    for job in ledger.jobs(args.status, args.partner, args.since, args.limit):
+        print(
+            f"{job.id:>6}  {job.status:<10} {job.partner_id:<12} {job.feed or '-':<18} {job.row_count:>8} "
+            f"{job.inserted_count:>7} {job.updated_count:>7} {job.failed_count:>6}  {job.file_name}"
+        )
+    return EXIT_OK
+
+
+def _job(args: argparse.Namespace, settings: Settings) -> int:
+    ledger = Ledger(_pipeline(settings).engine)
+    job = ledger.get(args.id)
+    if job is None:
+        print(f"importer: no job {args.id}", file=sys.stderr)
+        return EXIT_FAILED
+    for name, value in job.model_dump().items():
+        print(f"{name:>16}: {value}")
+    changes = ledger.changes(args.id)
+    if changes:
+        print("\nchanges:")
+        for change in changes:
+            print(f"  {change.table_name} {change.row_key} {change.column_name}: {change.old_value} -> {change.new_value}")
+    return EXIT_OK
+
+
+def _feeds(args: argparse.Namespace, settings: Settings) -> int:
+    if args.markdown:
+        sys.stdout.write(feeds_markdown(settings))
+        return EXIT_OK
+    from importer.feeds import FEEDS
+    from importer.routing import feed_patterns
+
+    for name, patterns in feed_patterns(settings).items():
+        spec = FEEDS[name]
+        print(f"{name:<22} key={','.join(spec.key[1:]):<38} files={' '.join(patterns)}")
+    return EXIT_OK
+
+
+def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    create_schema(make_engine(settings.database.url))
+    print("database schema is up to date")
+    return EXIT_OK

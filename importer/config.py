@@ -1,0 +1,142 @@
+"""Typed settings: one TOML file, overridable from ``IMPORTER_*`` environment variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from importer.exceptions import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config/importer.toml")
+ENV_PREFIX = "IMPORTER_"
+ENV_CONFIG_PATH = "IMPORTER_CONFIG"
+
+Encoding = Literal["utf-8", "cp1252", "latin-1"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///var/importer.db"
+    batch_rows: int = Field(default=50_000, ge=1, description="rows per staging batch")
+
+
+class InboxSettings(_Section):
+    root: Path = Path("inbox")
+
+
+class ReportSettings(_Section):
+    max_errors_listed: int = Field(default=100, ge=0, description="errors copied into report.json")
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_lines: bool = False
+
+
+class ReadingOptions(_Section):
+    """How a partner's bytes are decoded; set per feed or per partner, partner wins."""
+
+    encoding: Encoding | None = None
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
+    date_formats: list[str] = []
+    aliases: dict[str, str] = {}
+
+
+class FeedSettings(ReadingOptions):
+    patterns: list[str] | None = Field(default=None, description="replace the built-in patterns")
+    max_error_rate: float = Field(default=0.1, ge=0, le=1)
+    max_errors: int = Field(default=1000, ge=0)
+    duplicate_keys: Literal["reject", "last_wins"] = "reject"
+    mode: Literal["upsert", "snapshot"] = "upsert"
+
+
+class PartnerSettings(ReadingOptions):
+    pass
+
+
+class Settings(_Section):
+    database: DatabaseSettings = DatabaseSettings()
+    inbox: InboxSettings = InboxSettings()
+    reports: ReportSettings = ReportSettings()
+    logging: LoggingSettings = LoggingSettings()
+    feeds: dict[str, FeedSettings] = {}
+    partners: dict[str, PartnerSettings] = {}
+
+    @field_validator("feeds")
+    @classmethod
+    def _known_feeds(cls, feeds: dict[str, FeedSettings]) -> dict[str, FeedSettings]:
+        from importer.feeds import FEEDS
+
+        unknown = sorted(set(feeds) - set(FEEDS))
+        if unknown:
+            raise ValueError(f"unknown feed(s) {unknown}; built-in feeds are {sorted(FEEDS)}")
+        return feeds
+
+    def feed(self, name: str) -> FeedSettings:
+        return self.feeds.get(name, FeedSettings())
+
+    def partner(self, partner_id: str) -> PartnerSettings:
+        return self.partners.get(partner_id, PartnerSettings())
+
+
+def config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """The file named on the command line, else ``$IMPORTER_CONFIG``, else the bundled default."""
+    if explicit is not None:
+        return Path(explicit)
+    return Path(os.environ.get(ENV_CONFIG_PATH, DEFAULT_CONFIG_PATH))
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the TOML file, apply environment overrides, validate; ConfigError names the bad key."""
+    file = config_path(path)
+    try:
+        raw: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {file} does not exist") from exc
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {file} cannot be read: {exc}") from exc
+    apply_env_overrides(raw, os.environ if environ is None else environ)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration in {file} (or IMPORTER_*): {problems}") from exc
+
+
+def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """``IMPORTER_DATABASE__URL=x`` sets ``raw["database"]["url"] = "x"``; JSON lists/objects parse."""
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_PATH:
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        if not all(path):
+            raise ConfigError(f"environment variable {name}: empty key segment")
+        node = raw
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"environment variable {name}: {part} is not a table")
+            node = child
+        node[path[-1]] = _env_value(name, value)
+
+
+def _env_value(name: str, value: str) -> Any:
+    if value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"environment variable {name}: invalid JSON: {exc}") from exc
+    return value

@@ -1,0 +1,106 @@
+"""What differs between SQLite and PostgreSQL when staging rows and comparing values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import polars as pl
+from sqlalchemy import Connection
+
+STAGING_ROW = "_row"
+
+
+class Backend(Protocol):
+    differs: str
+    """null-safe inequality operator"""
+
+    def create_staging(self, connection: Connection, staging: str, target: str, columns: str) -> None: ...
+
+    def copy_rows(self, connection: Connection, staging: str, frame: pl.DataFrame) -> None: ...
+
+    def key_json(self, columns: Sequence[str]) -> str: ...
+
+    def as_text(self, expression: str) -> str: ...
+
+
+class SqliteBackend:
+    differs = "IS NOT"
+
+    def create_staging(self, connection: Connection, staging: str, target: str, columns: str) -> None:
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{staging}")
+        connection.exec_driver_sql(
+            f"CREATE TEMP TABLE {staging} AS SELECT {columns}, CAST(NULL AS INTEGER) AS "
+            f"{STAGING_ROW} FROM {target} WHERE 0"
+        )
+
+    def copy_rows(self, connection: Connection, staging: str, frame: pl.DataFrame) -> None:
+        """executemany over driver-native values; the conversion itself is vectorized."""
+        native = frame.with_columns(_sqlite_native(name, dtype) for name, dtype in frame.schema.items())
+        placeholders = ", ".join("?" * native.width)
+        names = ", ".join(native.columns)
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(
+                f"INSERT INTO {staging} ({names}) VALUES ({placeholders})", native.iter_rows()
+            )
+        finally:
+            cursor.close()
+
+    def key_json(self, columns: Sequence[str]) -> str:
+        return f"json_array({', '.join(columns)})"
+
+    def as_text(self, expression: str) -> str:
+        return f"CAST({expression} AS TEXT)"
+
+
+def _sqlite_native(name: str, dtype: pl.DataType) -> pl.Expr:
+    column = pl.col(name)
+    if isinstance(dtype, pl.Decimal):
+        return column.cast(pl.String)
+    if isinstance(dtype, pl.Datetime):
+        return column.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
+    if isinstance(dtype, pl.Date):
+        return column.dt.strftime("%Y-%m-%d")
+    if isinstance(dtype, pl.Boolean):
+        return column.cast(pl.Int8)
+    return column
+
+
+class PostgresBackend:
+    differs = "IS DISTINCT FROM"
+
+    def create_staging(self, connection: Connection, staging: str, target: str, columns: str) -> None:
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{staging}")
+        connection.exec_driver_sql(
+            f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT {columns}, "
+            f"CAST(NULL AS BIGINT) AS {STAGING_ROW} FROM {target} WITH NO DATA"
+        )
+
+    def copy_rows(self, connection: Connection, staging: str, frame: pl.DataFrame) -> None:
+        """COPY in CSV form, written by Polars: no Python object per value."""
+        text = frame.with_columns(
+            pl.col(name).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f+00")
+            for name, dtype in frame.schema.items()
+            if isinstance(dtype, pl.Datetime)
+        ).write_csv(include_header=False, null_value="")
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            with cursor.copy(
+                f"COPY {staging} ({', '.join(frame.columns)}) FROM STDIN (FORMAT csv)"
+            ) as copy:
+                copy.write(text.encode("utf-8"))
+        finally:
+            cursor.close()
+
+    def key_json(self, columns: Sequence[str]) -> str:
+        return f"CAST(json_build_array({', '.join(columns)}) AS TEXT)"
+
+    def as_text(self, expression: str) -> str:
+        return f"CAST({expression} AS TEXT)"
+
+
+def backend_for(connection: Connection) -> Backend:
+    if connection.dialect.name == "postgresql":
+        return PostgresBackend()
+    return SqliteBackend()

@@ -1,0 +1,139 @@
+"""The ledger: one ``import_jobs`` row per file attempt, and the history of changed values."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Engine, Index, Text, func
+from sqlmodel import Field, Session, SQLModel, col, select
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    DUPLICATE = "DUPLICATE"
+    """the same bytes were already loaded for this partner and feed; nothing was written"""
+
+
+class ImportJob(SQLModel, table=True):
+    __tablename__ = "import_jobs"
+    __table_args__ = (Index("ix_import_jobs_bytes", "partner_id", "feed", "sha256", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: str = Field(max_length=64, index=True)
+    feed: str | None = Field(default=None, max_length=64)
+    file_name: str = Field(max_length=255)
+    source_path: str = Field(sa_type=Text)
+    stored_path: str | None = Field(default=None, sa_type=Text)
+    sha256: str | None = Field(default=None, max_length=64)
+    size_bytes: int | None = None
+    status: str = Field(default=JobStatus.PENDING, max_length=16, index=True)
+    message: str | None = Field(default=None, sa_type=Text)
+    row_count: int = 0
+    processed_count: int = 0
+    inserted_count: int = 0
+    updated_count: int = 0
+    unchanged_count: int = 0
+    failed_count: int = 0
+    deleted_count: int = 0
+    duplicate_of: int | None = None
+    retry_of: int | None = None
+    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    completed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    duration_ms: int | None = None
+
+
+class RowChange(SQLModel, table=True):
+    """Old and new value of a tracked field, one row per changed field of a changed row."""
+
+    __tablename__ = "row_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(index=True)
+    table_name: str = Field(max_length=64)
+    partner_id: str = Field(max_length=64)
+    row_key: str = Field(sa_type=Text, description="natural key as a JSON array, partner first")
+    column_name: str = Field(max_length=64)
+    old_value: str | None = Field(default=None, sa_type=Text)
+    new_value: str | None = Field(default=None, sa_type=Text)
+    changed_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class Ledger:
+    """Short transactions on ``import_jobs``; the load itself updates its job in its own transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def open_job(self, partner_id: str, file_name: str, source_path: str) -> ImportJob:
+        job = ImportJob(partner_id=partner_id, file_name=file_name, source_path=source_path)
+        return self._save(job)
+
+    def get(self, job_id: int) -> ImportJob | None:
+        with Session(self.engine) as session:
+            return session.get(ImportJob, job_id)
+
+    def forget(self, job_id: int) -> None:
+        """Drop a job that never claimed its file (another worker was faster)."""
+        with Session(self.engine) as session:
+            job = session.get(ImportJob, job_id)
+            if job is not None:
+                session.delete(job)
+                session.commit()
+
+    def update(self, job: ImportJob) -> ImportJob:
+        return self._save(job)
+
+    def loaded_before(self, partner_id: str, feed: str, sha256: str) -> int | None:
+        """The job that already loaded these exact bytes for this partner and feed, if any."""
+        with Session(self.engine) as session:
+            statement = (
+                select(ImportJob.id)
+                .where(
+                    ImportJob.partner_id == partner_id,
+                    ImportJob.feed == feed,
+                    ImportJob.sha256 == sha256,
+                    ImportJob.status == JobStatus.COMPLETED,
+                )
+                .order_by(col(ImportJob.id))
+                .limit(1)
+            )
+            return session.exec(statement).first()
+
+    def jobs(
+        self,
+        status: str | None = None,
+        partner_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+    ) -> list[ImportJob]:
+        with Session(self.engine) as session:
+            statement = select(ImportJob).order_by(col(ImportJob.id).desc()).limit(limit)
+            if status:
+                statement = statement.where(func.upper(ImportJob.status) == status.upper())
+            if partner_id:
+                statement = statement.where(ImportJob.partner_id == partner_id)
+            if since:
+                statement = statement.where(col(ImportJob.created_at) >= since)
+            return list(session.exec(statement))
+
+    def changes(self, job_id: int, limit: int = 20) -> list[RowChange]:
+        with Session(self.engine) as session:
+            statement = (
+                select(RowChange).where(RowChange.job_id == job_id).order_by(col(RowChange.id)).limit(limit)
+            )
+            return list(session.exec(statement))
+
+    def _save(self, job: ImportJob) -> ImportJob:
+        with Session(self.engine, expire_on_commit=False) as session:
+            merged = session.merge(job)
+            session.commit()
+            return merged

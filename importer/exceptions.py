@@ -1,0 +1,53 @@
+"""Every error importer raises on purpose.
+
+Terminal errors end a file in ``failed/`` with a report; transient errors leave the file where it
+is so a later attempt can succeed; configuration errors stop the program with exit code 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importer.problems import Problem
+
+
+class ImporterError(Exception):
+    """Base class of all importer errors."""
+
+
+class ConfigError(ImporterError):
+    """The configuration is invalid; the message names the offending key."""
+
+
+class TerminalError(ImporterError):
+    """The file itself is unusable; retrying the same bytes cannot succeed."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+class UnreadableFileError(TerminalError):
+    """The bytes cannot be parsed as the expected format."""
+
+
+class HeaderError(TerminalError):
+    """Required columns are missing or headers are duplicated."""
+
+
+class UnroutableFileError(TerminalError):
+    """No feed pattern matches the file name, or the partner is unknown or invalid."""
+
+
+class ThresholdExceededError(TerminalError):
+    """Too many rows failed validation; nothing of the file is loaded."""
+
+
+class TransientError(ImporterError):
+    """A fault outside the file (database down, disk full); the same file may succeed later."""
+
+
+class DatabaseUnavailableError(TransientError):
+    """The database could not be reached or was locked."""

@@ -1,0 +1,30 @@
+"""The built-in feeds, by name."""
+
+from importer.feeds.catalog import PRODUCTS
+from importer.feeds.competitors import COMPETITOR_PRICES
+from importer.feeds.customers import CUSTOMERS
+from importer.feeds.inventory import DEMAND_HISTORY, INVENTORY
+from importer.feeds.orders import ORDER_LINE_ITEMS, ORDERS
+from importer.feeds.reviews import RATING_SUMMARIES, REVIEWS
+from importer.feeds.spec import ChildSpec, ColumnRule, FeedSpec, Kind
+from importer.feeds.suppliers import PURCHASE_ORDER_LINES, PURCHASE_ORDERS, SUPPLIERS
+
+FEEDS: dict[str, FeedSpec] = {
+    spec.name: spec
+    for spec in (
+        PRODUCTS,
+        ORDERS,
+        ORDER_LINE_ITEMS,
+        INVENTORY,
+        COMPETITOR_PRICES,
+        SUPPLIERS,
+        PURCHASE_ORDERS,
+        PURCHASE_ORDER_LINES,
+        DEMAND_HISTORY,
+        CUSTOMERS,
+        REVIEWS,
+        RATING_SUMMARIES,
+    )
+}
+
+__all__ = ["FEEDS", "ChildSpec", "ColumnRule", "FeedSpec", "Kind"]

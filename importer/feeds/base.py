@@ -1,0 +1,35 @@
+"""Columns every feed table shares: the partner and the bookkeeping of who wrote a row when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime
+from sqlmodel import Field, SQLModel
+
+PARTNER_COLUMN = "partner_id"
+BOOKKEEPING_COLUMNS = frozenset(
+    {"first_job_id", "last_job_id", "created_at", "updated_at", "deleted_at"}
+)
+
+MONEY = {"max_digits": 18, "decimal_places": 4}
+"""Decimal money: up to 14 digits before the point and 4 after."""
+
+
+def timestamp_column() -> DateTime:
+    return DateTime(timezone=True)
+
+
+class FeedRow(SQLModel):
+    """Mixin for feed tables; ``partner_id`` leads every natural key."""
+
+    partner_id: str = Field(primary_key=True, max_length=64)
+    first_job_id: int | None = Field(default=None, description="job that inserted the row")
+    last_job_id: int | None = Field(default=None, description="job that last changed the row")
+    created_at: datetime | None = Field(default=None, sa_type=timestamp_column())
+    updated_at: datetime | None = Field(default=None, sa_type=timestamp_column())
+    deleted_at: datetime | None = Field(
+        default=None,
+        sa_type=timestamp_column(),
+        description="set when a snapshot file no longer contains the row",
+    )

@@ -1,0 +1,36 @@
+"""Competitor prices observed per day (Luca competitor-data)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlmodel import Field
+
+from importer.feeds.base import MONEY, FeedRow
+from importer.feeds.spec import FeedSpec
+
+
+class CompetitorPrice(FeedRow, table=True):
+    __tablename__ = "competitor_prices"
+
+    sku: str = Field(primary_key=True, max_length=100)
+    competitor: str = Field(primary_key=True, max_length=100, description="competitor name")
+    observed_on: date = Field(primary_key=True, description="day the price was seen")
+    price: Decimal = Field(ge=0, **MONEY)  # type: ignore[arg-type]
+    currency: str | None = Field(default=None, max_length=3, description="ISO 4217 code")
+    in_stock: bool | None = Field(default=None)
+    url: str | None = Field(default=None, max_length=500)
+    store_id: str | None = Field(default=None, max_length=100)
+
+
+COMPETITOR_PRICES = FeedSpec(
+    name="competitor_prices",
+    model=CompetitorPrice,
+    description="Competitor prices, one row per SKU, competitor and day.",
+    patterns=("competitor*",),
+    envelopes=("competitor_data", "competitor_prices"),
+    aliases={"competitor_name": "competitor", "date": "observed_on", "observed_at": "observed_on"},
+    tracked=("price", "in_stock"),
+    examples={"sku": "SKU-1001", "competitor": "ShoeBarn", "observed_on": "11-02-2026"},
+)

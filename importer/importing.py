@@ -1,0 +1,208 @@
+"""From a file to the database: read, map headers, validate, stage, decide, merge.
+
+Batches stream from the reader into staging tables, so memory holds one batch plus the keys
+seen so far (to find duplicates across batches). Nothing is committed here: the caller's
+``finish`` runs inside the same transaction; a rejected file or a dry run rolls back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from importer.config import FeedSettings, Settings
+from importer.db.loader import FileLoad, MergeCounts
+from importer.exceptions import DatabaseUnavailableError
+from importer.feeds import FEEDS, ChildSpec, FeedSpec
+from importer.headers import HeaderMap, resolve_headers, snake_case
+from importer.problems import PROBLEM_SCHEMA
+from importer.reading import ITEM, ROW, RawTable, ReadOptions, column_name, open_table
+from importer.validation import ValidatedBatch, ValidationContext, duplicate_keys, validate
+
+
+@dataclass
+class ImportResult:
+    feed: str
+    row_count: int = 0
+    failed_count: int = 0
+    superseded_count: int = 0
+    counts: MergeCounts = MergeCounts()
+    children: dict[str, MergeCounts] = field(default_factory=dict)
+    problems: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PROBLEM_SCHEMA))
+    unknown_columns: list[str] = field(default_factory=list)
+    rejection: str | None = None
+    """why nothing was loaded, when the file as a whole was refused"""
+
+
+@dataclass(frozen=True)
+class _Nested:
+    """A list nested in each record, matched to the child feed it loads into."""
+
+    link: ChildSpec
+    spec: FeedSpec
+    list_name: str
+    table: RawTable
+    headers: HeaderMap
+
+
+Finish = Callable[[Connection, ImportResult], None]
+
+
+def import_file(
+    path: Path,
+    spec: FeedSpec,
+    partner_id: str,
+    settings: Settings,
+    engine: Engine,
+    job_id: int,
+    now: datetime,
+    finish: Finish | None = None,
+) -> ImportResult:
+    """Load ``path`` in one transaction; with ``finish=None`` it is a dry run and rolls back."""
+    feed_settings, partner_settings = settings.feed(spec.name), settings.partner(partner_id)
+    options = ReadOptions(
+        encoding=partner_settings.encoding or feed_settings.encoding or "utf-8",
+        delimiter=partner_settings.delimiter or feed_settings.delimiter,
+        batch_rows=settings.database.batch_rows,
+    )
+    context = ValidationContext(
+        partner_id=partner_id,
+        date_formats=tuple(partner_settings.date_formats or feed_settings.date_formats),
+    )
+    aliases = {**feed_settings.aliases, **partner_settings.aliases}
+    with open_table(path, options) as raw:
+        try:
+            with engine.connect() as connection:
+                transaction = connection.begin()
+                try:
+                    load = FileLoad(connection, job_id, now)
+                    result = _run(raw, spec, feed_settings, context, aliases, load)
+                    if result.rejection is None and finish is not None:
+                        finish(connection, result)
+                        transaction.commit()
+                    else:
+                        transaction.rollback()
+                except BaseException:
+                    transaction.rollback()
+                    raise
+        except OperationalError as exc:
+            raise DatabaseUnavailableError(f"database unavailable: {exc.orig or exc}") from exc
+    return result
+
+
+def _run(
+    raw: RawTable,
+    spec: FeedSpec,
+    feed_settings: FeedSettings,
+    context: ValidationContext,
+    aliases: dict[str, str],
+    load: FileLoad,
+) -> ImportResult:
+    headers = resolve_headers(raw.headers, spec, aliases)
+    nested = _nested(raw, spec, aliases)
+    used_lists = {n.list_name for n in nested}
+    result = ImportResult(
+        feed=spec.name,
+        unknown_columns=headers.unknown + [name for name in raw.children if name not in used_lists],
+    )
+    problems: list[pl.DataFrame] = []
+    keys: list[pl.DataFrame] = []
+    for frame in raw.frames:
+        records = _named(frame, headers, (ROW,))
+        result.row_count += records.height
+        checked = [validate(records, spec, context)]
+        checked += [_validate_nested(n, records, context) for n in nested]
+        batch_problems = pl.concat([c.problems for c in checked])
+        problems.append(batch_problems)
+        rejected = batch_problems.get_column("row").unique().implode()
+        for target, batch in zip([spec, *(n.spec for n in nested)], checked, strict=True):
+            load.stage(target, batch.rows.filter(~pl.col(ROW).is_in(rejected)))
+        keys.append(checked[0].rows.filter(~pl.col(ROW).is_in(rejected)).select(ROW, *spec.key))
+    keep_last = feed_settings.duplicate_keys == "last_wins"
+    duplicates, dropped = duplicate_keys(pl.concat(keys), spec.key, keep_last)
+    if dropped:
+        for target in (spec, *(n.spec for n in nested)):
+            load.unstage(target, dropped)
+    problems.append(duplicates)
+    result.superseded_count = len(dropped) if keep_last else 0
+    result.problems = pl.concat(problems).sort("row", maintain_order=True)
+    result.failed_count = result.problems.get_column("row").drop_nulls().n_unique()
+    result.rejection = _rejection(result, feed_settings)
+    if result.rejection is None:
+        result.counts = load.merge(spec, context.partner_id, feed_settings.mode == "snapshot")
+        for n in nested:
+            result.children[n.spec.name] = load.merge(n.spec, context.partner_id, snapshot=False)
+    return result
+
+
+def _rejection(result: ImportResult, feed_settings: FeedSettings) -> str | None:
+    """The thresholds: too many bad rows and the file loads nothing at all."""
+    if result.row_count == 0:
+        return "the file has no data rows"
+    rate = result.failed_count / result.row_count
+    if result.failed_count > feed_settings.max_errors:
+        return (
+            f"{result.failed_count} of {result.row_count} rows failed, more than max_errors "
+            f"{feed_settings.max_errors}; nothing was loaded"
+        )
+    if rate > feed_settings.max_error_rate:
+        return (
+            f"{result.failed_count} of {result.row_count} rows failed ({rate:.1%}), above "
+            f"max_error_rate {feed_settings.max_error_rate:.1%}; nothing was loaded"
+        )
+    return None
+
+
+def _named(frame: pl.DataFrame, headers: HeaderMap, keep: tuple[str, ...]) -> pl.DataFrame:
+    """Positional columns renamed to the fields they map to; unknown columns dropped."""
+    return frame.select(
+        *(c for c in keep if c in frame.columns),
+        *(pl.col(column_name(position)).alias(name) for position, name in headers.fields.items()),
+    )
+
+
+def _nested(raw: RawTable, spec: FeedSpec, aliases: dict[str, str]) -> list[_Nested]:
+    found = []
+    for link in spec.children:
+        child_spec = FEEDS[link.feed]
+        for list_name, table in raw.children.items():
+            if snake_case(list_name) in link.list_fields:
+                headers = resolve_headers(
+                    table.headers, child_spec, aliases, provided=frozenset(link.inherited)
+                )
+                found.append(_Nested(link, child_spec, list_name, table, headers))
+                break
+    return found
+
+
+def _validate_nested(
+    nested: _Nested, records: pl.DataFrame, context: ValidationContext
+) -> ValidatedBatch:
+    """Lines of the records in this batch, keyed to their record; a bad line rejects its record."""
+    lines = pl.concat(list(nested.table.frames))
+    nested.table.frames = iter([lines])
+    lines = _named(lines.join(records.select(ROW), on=ROW, how="semi"), nested.headers, (ROW, ITEM))
+    inherited = [p for p in nested.link.inherited.values() if p in records.columns]
+    lines = lines.join(
+        records.select(ROW, *(pl.col(p).alias(f"__parent_{p}") for p in inherited)), on=ROW, how="left"
+    ).with_columns(
+        (
+            pl.coalesce(pl.col(child), pl.col(f"__parent_{parent}"))
+            if child in lines.columns
+            else pl.col(f"__parent_{parent}")
+        ).alias(child)
+        for child, parent in nested.link.inherited.items()
+        if parent in inherited
+    )
+    prefixed = ValidationContext(context.partner_id, context.date_formats, nested.list_name)
+    checked = validate(lines, nested.spec, prefixed)
+    duplicates, _ = duplicate_keys(
+        checked.rows.select(ROW, *nested.spec.key), nested.spec.key, keep_last=False
+    )
+    return ValidatedBatch(checked.rows, pl.concat([checked.problems, duplicates]))

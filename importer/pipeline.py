@@ -1,0 +1,224 @@
+"""One file's whole journey: claim, route, deduplicate by content, load, report, file away.
+
+The ledger row is the truth about a file; the folder it sits in follows the ledger. A load's
+COMPLETED status is committed in the same transaction as its rows, so a crash can never leave a
+file half-loaded, and a committed file found in ``processing/`` is moved on, not loaded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+from loguru import logger
+from sqlalchemy import Connection, Engine, update
+
+from importer.config import Settings
+from importer.db.ledger import ImportJob, JobStatus, Ledger, utc_now
+from importer.exceptions import TerminalError, TransientError
+from importer.feeds import FeedSpec
+from importer.importing import ImportResult, import_file
+from importer.inbox import Inbox
+from importer.problems import empty_problems, problems_frame
+from importer.report import Report, first_errors, write_reports
+from importer.routing import check_partner_id, route
+
+HASH_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job_id: int
+    status: JobStatus
+    path: Path
+    report_path: Path
+
+
+def sha256_of(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.ledger = Ledger(engine)
+        self.inbox = Inbox(settings.inbox.root)
+
+    def process(self, path: Path, partner_id: str) -> Outcome | None:
+        """Take one file from ``incoming/``; None when another worker claimed it first."""
+        check_partner_id(partner_id)
+        job = self.ledger.open_job(partner_id, path.name, str(path))
+        assert job.id is not None
+        try:
+            claimed = self.inbox.claim(path, partner_id, job.id)
+        except FileNotFoundError:
+            self.ledger.forget(job.id)
+            return None
+        job.stored_path, job.started_at = str(claimed), utc_now()
+        try:
+            return self._process_claimed(job, claimed)
+        except TransientError:
+            self.inbox.put_back(claimed, partner_id, job.file_name)
+            raise
+
+    def _process_claimed(self, job: ImportJob, claimed: Path) -> Outcome:
+        assert job.id is not None and job.started_at is not None
+        job.sha256, job.size_bytes = sha256_of(claimed)
+        try:
+            spec = route(job.file_name, self.settings)
+        except TerminalError as exc:
+            return self._fail(job, claimed, None, str(exc), problems_frame(exc.problems))
+        job.feed, job.status = spec.name, JobStatus.PROCESSING
+        self.ledger.update(job)
+        earlier = self.ledger.loaded_before(job.partner_id, spec.name, job.sha256)
+        if earlier is not None:
+            return self._duplicate(job, claimed, earlier)
+        try:
+            result = import_file(
+                claimed,
+                spec,
+                job.partner_id,
+                self.settings,
+                self.engine,
+                job.id,
+                job.started_at,
+                finish=lambda connection, result: self._complete(connection, job, result),
+            )
+        except TerminalError as exc:
+            return self._fail(job, claimed, spec, str(exc), problems_frame(exc.problems))
+        if result.rejection is not None:
+            return self._fail(job, claimed, spec, result.rejection, result.problems, result)
+        return self._finish(job, claimed, JobStatus.COMPLETED, result.problems, result)
+
+    def _complete(self, connection: Connection, job: ImportJob, result: ImportResult) -> None:
+        """Runs inside the load's transaction: the rows and COMPLETED commit together."""
+        _apply_counts(job, result)
+        job.status, job.completed_at = JobStatus.COMPLETED, utc_now()
+        job.duration_ms = _elapsed_ms(job)
+        connection.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job.id)  # type: ignore[arg-type]
+            .values(job.model_dump(exclude={"id"}))
+        )
+
+    def _duplicate(self, job: ImportJob, claimed: Path, earlier: int) -> Outcome:
+        job.status, job.duplicate_of = JobStatus.DUPLICATE, earlier
+        job.message = f"identical bytes were already loaded by job {earlier}; nothing was written"
+        return self._finish(job, claimed, JobStatus.DUPLICATE, empty_problems(), None)
+
+    def _fail(
+        self,
+        job: ImportJob,
+        claimed: Path,
+        spec: FeedSpec | None,
+        message: str,
+        problems: pl.DataFrame,
+        result: ImportResult | None = None,
+    ) -> Outcome:
+        job.status, job.message = JobStatus.FAILED, message
+        job.feed = spec.name if spec else None
+        if result is not None:
+            _apply_counts(job, result)
+            job.processed_count = job.inserted_count = job.updated_count = job.unchanged_count = 0
+        return self._finish(job, claimed, JobStatus.FAILED, problems, result)
+
+    def _finish(
+        self,
+        job: ImportJob,
+        claimed: Path,
+        status: JobStatus,
+        problems: pl.DataFrame,
+        result: ImportResult | None,
+    ) -> Outcome:
+        """Record the outcome, write the reports beside the destination, then move the file."""
+        assert job.id is not None
+        job.completed_at = job.completed_at or utc_now()
+        job.duration_ms = _elapsed_ms(job)
+        outcome_dir = "failed" if status == JobStatus.FAILED else "done"
+        destination = self.inbox.destination(
+            outcome_dir, job.partner_id, job.file_name, job.id, job.completed_at.date()
+        )
+        job.stored_path = str(destination)
+        self.ledger.update(job)
+        report = build_report(job, problems, result, self.settings.reports.max_errors_listed)
+        report_path = write_reports(report, problems, destination)
+        os.rename(claimed, destination)
+        logger.info(
+            "{status} {partner}/{file} feed={feed} rows={rows} inserted={ins} updated={upd} "
+            "unchanged={unch} failed={failed} in {ms} ms{why}",
+            status=status.value,
+            partner=job.partner_id,
+            file=job.file_name,
+            feed=job.feed,
+            rows=job.row_count,
+            ins=job.inserted_count,
+            upd=job.updated_count,
+            unch=job.unchanged_count,
+            failed=job.failed_count,
+            ms=job.duration_ms,
+            why=f": {job.message}" if job.message else "",
+        )
+        return Outcome(job.id, status, destination, report_path)
+
+
+def build_report(
+    job: ImportJob, problems: pl.DataFrame, result: ImportResult | None, max_listed: int
+) -> Report:
+    assert job.started_at is not None and job.completed_at is not None
+    return Report(
+        job_id=job.id,
+        status=str(job.status),
+        feed=job.feed,
+        partner=job.partner_id,
+        file=job.file_name,
+        sha256=job.sha256,
+        started_at=job.started_at,
+        completed_at=job.completed_at,
+        row_count=job.row_count,
+        processed_count=job.processed_count,
+        inserted_count=job.inserted_count,
+        updated_count=job.updated_count,
+        unchanged_count=job.unchanged_count,
+        failed_count=job.failed_count,
+        deleted_count=job.deleted_count,
+        superseded_count=result.superseded_count if result else 0,
+        message=job.message,
+        duplicate_of=job.duplicate_of,
+        unknown_columns=result.unknown_columns if result else [],
+        children={
+            name: {
+                "inserted_count": c.inserted,
+                "updated_count": c.updated,
+                "unchanged_count": c.unchanged,
+            }
+            for name, c in (result.children.items() if result and job.status == JobStatus.COMPLETED else [])
+        },
+        error_count=problems.height,
+        errors=first_errors(problems, max_listed),
+    )
+
+
+def _apply_counts(job: ImportJob, result: ImportResult) -> None:
+    job.row_count = result.row_count
+    job.failed_count = result.failed_count
+    job.inserted_count = result.counts.inserted
+    job.updated_count = result.counts.updated
+    job.unchanged_count = result.counts.unchanged
+    job.deleted_count = result.counts.deleted
+    job.processed_count = result.counts.inserted + result.counts.updated + result.counts.unchanged
+
+
+def _elapsed_ms(job: ImportJob) -> int:
+    assert job.started_at is not None
+    end: datetime = job.completed_at or utc_now()
+    return round((end - job.started_at).total_seconds() * 1000)

@@ -1,0 +1,31 @@
+"""A single thing wrong with a file, worded for the partner who sent it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+PROBLEM_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "error": pl.String}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """``row`` is the line a person finds in the file (header = line 1) or the JSON record number."""
+
+    row: int | None
+    column: str | None
+    value: str | None
+    error: str
+
+
+def problems_frame(problems: list[Problem]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(p.row, p.column, p.value, p.error) for p in problems],
+        schema=PROBLEM_SCHEMA,
+        orient="row",
+    )
+
+
+def empty_problems() -> pl.DataFrame:
+    return pl.DataFrame(schema=PROBLEM_SCHEMA)

@@ -1,0 +1,294 @@
+"""Turn a partner's bytes into string-typed Polars frames, whatever the format.
+
+Every value is read as a string first: types are decided by validation, so a bad value becomes a
+row error with its line number instead of a parse failure of the whole file. Columns are named by
+position (``_c0``, ``_c1``, ...) so duplicate or blank headers cannot collide before they are
+reported. ``_row`` carries the number a person finds in the file: the CSV line (header = line 1)
+or the JSON record (first = 1).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import gzip
+import io
+import shutil
+import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from importer.exceptions import UnreadableFileError
+
+Format = Literal["csv", "tsv", "json", "ndjson"]
+ROW = "_row"
+ITEM = "_item"
+GZIP_MAGIC = b"\x1f\x8b"
+DELIMITER_CANDIDATES = (",", ";", "\t", "|")
+_SUFFIX_FORMATS: dict[str, Format] = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+}
+
+
+def column_name(position: int) -> str:
+    return f"_c{position}"
+
+
+@dataclass
+class RawTable:
+    """Headers as the partner wrote them and the rows, in batches, under positional names."""
+
+    headers: list[str]
+    frames: Iterator[pl.DataFrame]
+    children: dict[str, RawTable] = field(default_factory=dict)
+    """JSON only: nested lists of records by their raw field name; ``_row`` is the parent's"""
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    encoding: str = "utf-8"
+    delimiter: str | None = None
+    batch_rows: int = 50_000
+
+
+def detect_format(name: str) -> Format | None:
+    """By extension, ignoring a trailing ``.gz``."""
+    path = Path(name.lower())
+    if path.suffix == ".gz":
+        path = path.with_suffix("")
+    return _SUFFIX_FORMATS.get(path.suffix)
+
+
+@contextlib.contextmanager
+def open_table(path: Path, options: ReadOptions) -> Iterator[RawTable]:
+    """Read ``path``; temporary files made on the way (decompressed, re-encoded) are removed after."""
+    with tempfile.TemporaryDirectory(prefix="importer-") as scratch:
+        plain = _decompressed(path, Path(scratch))
+        utf8 = _as_utf8(plain, options.encoding, Path(scratch))
+        fmt = detect_format(path.name) or _sniff_format(utf8)
+        if fmt in ("json", "ndjson"):
+            yield _read_json(utf8, fmt)
+        else:
+            delimiter = options.delimiter or ("\t" if fmt == "tsv" else None)
+            yield _read_csv(utf8, delimiter, options.batch_rows)
+
+
+def _decompressed(path: Path, scratch: Path) -> Path:
+    with path.open("rb") as handle:
+        if handle.read(2) != GZIP_MAGIC:
+            return path
+    target = scratch / "decompressed"
+    try:
+        with gzip.open(path, "rb") as source, target.open("wb") as sink:
+            shutil.copyfileobj(source, sink, 1 << 20)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UnreadableFileError(f"gzip data is damaged or truncated: {exc}") from exc
+    return target
+
+
+def _as_utf8(path: Path, encoding: str, scratch: Path) -> Path:
+    """Re-encode to UTF-8 in a stream; UTF-8 input is checked but not copied."""
+    if codecs.lookup(encoding).name == "utf-8":
+        _check_utf8(path)
+        return path
+    target = scratch / "utf8"
+    with path.open("r", encoding=encoding, newline="") as source, target.open(
+        "w", encoding="utf-8", newline=""
+    ) as sink:
+        try:
+            shutil.copyfileobj(source, sink, 1 << 20)
+        except UnicodeDecodeError as exc:
+            raise UnreadableFileError(f"not valid {encoding}: {exc.reason}") from exc
+    return target
+
+
+def _check_utf8(path: Path) -> None:
+    """Name the line of the first byte that is not UTF-8, and suggest the usual fix."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 22):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                line += chunk[: exc.start].count(b"\n")
+                raise UnreadableFileError(
+                    f"line {line}: byte 0x{chunk[exc.start]:02x} is not UTF-8; if the partner "
+                    'sends Windows text set encoding = "cp1252" for them'
+                ) from exc
+            line += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise UnreadableFileError("the file ends inside a UTF-8 character") from exc
+
+
+def _sniff_format(path: Path) -> Format:
+    with path.open("rb") as handle:
+        start = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return "json" if start[:1] in (b"[", b"{") else "csv"
+
+
+def _read_csv(path: Path, delimiter: str | None, batch_rows: int) -> RawTable:
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        first_line = handle.readline()
+        if not first_line.strip():
+            raise UnreadableFileError("the file is empty: no header line")
+        separator = delimiter or _guess_delimiter(first_line)
+        handle.seek(0)
+        try:
+            headers = next(csv.reader(_skip_bom(handle), delimiter=separator))
+        except csv.Error as exc:
+            raise UnreadableFileError(f"line 1: the header cannot be parsed: {exc}") from exc
+    header_lines = 1 + sum(h.count("\n") for h in headers)
+    names = [column_name(i) for i in range(len(headers))]
+    return RawTable(headers, _csv_batches(path, separator, names, header_lines, batch_rows))
+
+
+def _skip_bom(handle: io.TextIOBase) -> Iterator[str]:
+    for line in handle:
+        yield line.lstrip("\ufeff")
+
+
+def _guess_delimiter(header_line: str) -> str:
+    """The candidate that splits the header most; a comma when none appears."""
+    counts = {d: header_line.count(d) for d in DELIMITER_CANDIDATES}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _csv_batches(
+    path: Path, separator: str, names: list[str], header_lines: int, batch_rows: int
+) -> Iterator[pl.DataFrame]:
+    frame = pl.scan_csv(
+        path,
+        separator=separator,
+        has_header=True,
+        new_columns=names,
+        infer_schema=False,
+        quote_char='"',
+        encoding="utf8",
+    )
+    next_line = header_lines + 1
+    try:
+        for batch in frame.collect_batches(chunk_size=batch_rows):
+            numbered, next_line = _number_lines(batch, next_line)
+            yield numbered
+    except pl.exceptions.PolarsError as exc:
+        raise UnreadableFileError(f"the file cannot be parsed as CSV: {_first_line(exc)}") from exc
+
+
+def _number_lines(batch: pl.DataFrame, first_line: int) -> tuple[pl.DataFrame, int]:
+    """Give each record the line it starts on: quoted newlines make records span lines."""
+    newlines = pl.sum_horizontal(
+        pl.col(name).str.count_matches("\n", literal=True).fill_null(0) for name in batch.columns
+    )
+    span = (newlines + 1).cast(pl.Int64)
+    numbered = batch.with_columns((first_line + span.cum_sum() - span).alias(ROW))
+    lines_used = int(numbered.select(span.sum()).item() or 0)
+    non_blank = pl.any_horizontal(pl.col(name).is_not_null() for name in batch.columns)
+    return numbered.filter(non_blank), first_line + lines_used
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _read_json(path: Path, fmt: Format) -> RawTable:
+    """A JSON array, NDJSON, or an object wrapping one array (``{"products": [...]}``)."""
+    try:
+        if fmt == "ndjson" or _looks_like_ndjson(path):
+            frame = pl.read_ndjson(path, infer_schema_length=None)
+        else:
+            frame = pl.read_json(path, infer_schema_length=None)
+    except pl.exceptions.PolarsError as exc:
+        raise UnreadableFileError(f"invalid JSON: {_first_line(exc)}") from exc
+    frame = _unwrap_envelope(frame)
+    return _records_table(frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)))
+
+
+def _looks_like_ndjson(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"{"):
+        return False
+    first, _, rest = head.partition(b"\n")
+    return first.rstrip().endswith(b"}") and rest.lstrip().startswith(b"{")
+
+
+def _unwrap_envelope(frame: pl.DataFrame) -> pl.DataFrame:
+    if frame.height == 1 and frame.width == 1:
+        only = frame.to_series()
+        if isinstance(only.dtype, pl.List) and isinstance(only.dtype.inner, pl.Struct):
+            return only.explode().struct.unnest()
+    if frame.height == 1 and frame.width > 1 and any(
+        isinstance(dtype, pl.List) for dtype in frame.dtypes
+    ) and not any(isinstance(dtype, pl.String) for dtype in frame.dtypes):
+        raise UnreadableFileError(
+            "a JSON object with several lists: send one list of records per file"
+        )
+    return frame
+
+
+def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
+    """Nested objects become ``parent_child`` columns (``address.city`` -> ``address_city``)."""
+    while structs := [n for n, t in frame.schema.items() if isinstance(t, pl.Struct)]:
+        frame = frame.with_columns(
+            pl.col(name).name.map_fields(lambda f, prefix=name: f"{prefix}_{f}") for name in structs
+        ).unnest(structs)
+    return frame
+
+
+def _records_table(frame: pl.DataFrame) -> RawTable:
+    frame = _flatten(frame)
+    lists = [
+        n for n, t in frame.schema.items() if isinstance(t, pl.List) and isinstance(t.inner, pl.Struct)
+    ]
+    children = {name: _child_table(frame.select(ROW, name), name) for name in lists}
+    scalars = [
+        n for n, t in frame.schema.items() if n != ROW and n not in lists
+    ]
+    renamed = frame.select(
+        pl.col(ROW),
+        *(_as_string(pl.col(name), frame.schema[name]).alias(column_name(i)) for i, name in enumerate(scalars)),
+    )
+    return RawTable(scalars, iter([renamed]), children)
+
+
+def _child_table(frame: pl.DataFrame, name: str) -> RawTable:
+    exploded = (
+        frame.with_columns(pl.col(name).list.eval(pl.element()).alias(name))
+        .with_columns(pl.int_ranges(1, pl.col(name).list.len() + 1).alias(ITEM))
+        .explode(name, ITEM)
+        .filter(pl.col(name).is_not_null())
+        .unnest(name)
+    )
+    exploded = _flatten(exploded)
+    fields = [n for n in exploded.columns if n not in (ROW, ITEM)]
+    renamed = exploded.select(
+        pl.col(ROW),
+        pl.col(ITEM).cast(pl.Int64),
+        *(_as_string(pl.col(n), exploded.schema[n]).alias(column_name(i)) for i, n in enumerate(fields)),
+    )
+    return RawTable(fields, iter([renamed]))
+
+
+def _as_string(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """JSON scalars to text; nested values a scalar column cannot hold become their JSON text."""
+    if isinstance(dtype, pl.List | pl.Array):
+        return expr.cast(pl.String, strict=False)
+    if isinstance(dtype, pl.Boolean):
+        return expr.cast(pl.String).str.to_lowercase()
+    return expr.cast(pl.String, strict=False)

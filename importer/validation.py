@@ -1,0 +1,292 @@
+"""Vectorized validation: string columns in, typed columns and worded problems out.
+
+Every check is a Polars expression over a whole column; Python only runs per column, never per row.
+A problem names the row (``_row``), the column, the value as sent and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from importer.feeds import ColumnRule, FeedSpec, Kind
+from importer.feeds.base import PARTNER_COLUMN
+from importer.problems import PROBLEM_SCHEMA
+from importer.reading import ITEM, ROW
+
+TRUE_TOKENS = ("true", "t", "yes", "y", "1")
+FALSE_TOKENS = ("false", "f", "no", "n", "0")
+ISO_DATE = "%Y-%m-%d"
+ISO_DATETIMES_WITH_OFFSET = ("%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z")
+ISO_DATETIMES_NAIVE = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", ISO_DATE)
+EARLIEST_DATE = date(1800, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+_INTEGER = r"^[+-]?\d+(\.0*)?$"
+_DECIMAL = r"^[+-]?(\d+\.?\d*|\.\d+)$"
+_HUMAN_TOKENS = (("YYYY", "%Y"), ("MM", "%m"), ("DD", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"))
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    partner_id: str
+    date_formats: tuple[str, ...] = ()
+    """extra formats, strftime (``%m-%d-%Y``) or spelled out (``MM-DD-YYYY``)"""
+    column_prefix: str | None = None
+    """for nested records: problems name ``items[2].sku`` instead of ``sku``"""
+
+
+@dataclass(frozen=True)
+class ValidatedBatch:
+    rows: pl.DataFrame
+    """typed rows that passed every check: ``_row`` plus the feed's data columns"""
+    problems: pl.DataFrame
+    """row, column, value, error"""
+
+
+def strftime_format(fmt: str) -> str:
+    """``MM-DD-YYYY`` -> ``%m-%d-%Y``; strftime formats pass through."""
+    if "%" in fmt:
+        return fmt
+    for token, directive in _HUMAN_TOKENS:
+        fmt = fmt.replace(token, directive)
+    return fmt
+
+
+def validate(frame: pl.DataFrame, spec: FeedSpec, context: ValidationContext) -> ValidatedBatch:
+    """Check ``frame`` (string columns named by field, plus ``_row``) against ``spec``."""
+    formats = tuple(strftime_format(f) for f in context.date_formats)
+    text = frame.lazy().with_columns(
+        _cleaned(frame, rule).alias(_text(rule.name)) for rule in spec.columns
+    )
+    text = text.with_columns(
+        pl.col(_text(target)).fill_null(pl.col(_text(source))).alias(_text(target))
+        for target, source in spec.copy_defaults.items()
+    )
+    typed = text.with_columns(
+        _typed(rule, spec, context, formats).alias(rule.name) for rule in spec.columns
+    ).with_columns(
+        _problem(rule, spec).alias(_error(rule.name)) for rule in spec.columns
+    ).collect()
+    problems = _problems(typed, spec, context)
+    rows = typed.select(
+        ROW,
+        pl.lit(context.partner_id).alias(PARTNER_COLUMN),
+        *(rule.name for rule in spec.columns),
+    ).filter(~pl.col(ROW).is_in(problems.get_column("row").unique().implode()))
+    return ValidatedBatch(rows=rows, problems=problems)
+
+
+def _text(name: str) -> str:
+    return f"__text_{name}"
+
+
+def _error(name: str) -> str:
+    return f"__error_{name}"
+
+
+def _cleaned(frame: pl.DataFrame, rule: ColumnRule) -> pl.Expr:
+    """Trimmed text, blank as missing, then the field's constant default."""
+    if rule.name not in frame.columns:
+        value = pl.lit(None, dtype=pl.String)
+    else:
+        stripped = pl.col(rule.name).str.strip_chars()
+        value = pl.when(stripped.str.len_bytes() > 0).then(stripped)
+    if rule.default is not None:
+        value = value.fill_null(pl.lit(str(rule.default)))
+    return value
+
+
+def _typed(
+    rule: ColumnRule, spec: FeedSpec, context: ValidationContext, formats: tuple[str, ...]
+) -> pl.Expr:
+    value = pl.col(_text(rule.name))
+    match rule.kind:
+        case Kind.STRING:
+            return _string(value, rule, spec, context)
+        case Kind.INTEGER:
+            return (
+                pl.when(value.str.contains(_INTEGER))
+                .then(value.str.replace(r"\.0*$", ""))
+                .cast(pl.Int64, strict=False)
+            )
+        case Kind.DECIMAL:
+            return _decimal(value, rule)
+        case Kind.BOOLEAN:
+            tokens = dict.fromkeys(TRUE_TOKENS, True) | dict.fromkeys(FALSE_TOKENS, False)
+            return value.str.to_lowercase().replace_strict(
+                tokens, default=None, return_dtype=pl.Boolean
+            )
+        case Kind.DATE:
+            parsed = _date(value, formats)
+            return parsed.dt.truncate("1w") if rule.name in spec.weeks else parsed
+        case Kind.DATETIME:
+            return _datetime(value, formats)
+    raise AssertionError(rule.kind)
+
+
+def _string(value: pl.Expr, rule: ColumnRule, spec: FeedSpec, context: ValidationContext) -> pl.Expr:
+    if rule.choices:
+        canonical = {_choice_key(choice): choice for choice in rule.choices}
+        value = value.str.to_lowercase().str.replace_all(r"[\s_-]", "").replace_strict(
+            canonical, default=None, return_dtype=pl.String
+        )
+    if rule.name in spec.lowercase:
+        value = value.str.to_lowercase()
+    if rule.name in spec.locations:
+        value = pl.lit(f"{context.partner_id}-") + value
+    return value
+
+
+def _choice_key(choice: str) -> str:
+    return re.sub(r"[\s_-]", "", choice.lower())
+
+
+def _decimal(value: pl.Expr, rule: ColumnRule) -> pl.Expr:
+    scale = rule.decimal_places if rule.decimal_places is not None else 6
+    precision = rule.max_digits or 38
+    well_formed = value.str.contains(_DECIMAL) & _digits_fit(value, rule)
+    return pl.when(well_formed).then(value).str.to_decimal(scale=scale).cast(
+        pl.Decimal(precision, scale), strict=False
+    )
+
+
+def _digits_fit(value: pl.Expr, rule: ColumnRule) -> pl.Expr:
+    integer = value.str.extract(r"^[+-]?0*(\d*)", 1).str.len_chars()
+    fraction = value.str.extract(r"\.(\d*?)0*$", 1).fill_null("").str.len_chars()
+    places = rule.decimal_places if rule.decimal_places is not None else 6
+    whole = (rule.max_digits or 38) - places
+    return (integer <= whole) & (fraction <= places)
+
+
+def _date(value: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
+    iso_prefix = value.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$", 1)
+    candidates = [iso_prefix.str.to_date(ISO_DATE, strict=False)]
+    candidates += [value.str.to_date(fmt, strict=False) for fmt in formats if _is_date_only(fmt)]
+    candidates += [
+        value.str.to_datetime(fmt, strict=False, time_unit="us").dt.date()
+        for fmt in formats
+        if not _is_date_only(fmt)
+    ]
+    parsed = pl.coalesce(candidates)
+    return pl.when(parsed.is_between(EARLIEST_DATE, LATEST_DATE)).then(parsed)
+
+
+def _is_date_only(fmt: str) -> bool:
+    return not any(d in fmt for d in ("%H", "%M", "%S", "%T", "%R"))
+
+
+def _datetime(value: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
+    iso = value.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T").str.replace(r"[zZ]$", "+00:00")
+    candidates = [
+        iso.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC")
+        for fmt in ISO_DATETIMES_WITH_OFFSET + ISO_DATETIMES_NAIVE
+    ]
+    candidates += [
+        value.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC") for fmt in formats
+    ]
+    parsed = pl.coalesce(candidates)
+    return pl.when(parsed.dt.date().is_between(EARLIEST_DATE, LATEST_DATE)).then(parsed)
+
+
+def _problem(rule: ColumnRule, spec: FeedSpec) -> pl.Expr:
+    """The first thing wrong with each value, or null."""
+    text, typed = pl.col(_text(rule.name)), pl.col(rule.name)
+    checks: list[tuple[pl.Expr, str]] = []
+    if rule.required:
+        checks.append((text.is_null(), "required value is missing"))
+    checks.append((text.is_not_null() & typed.is_null(), _type_message(rule, spec)))
+    checks += _bounds(rule, typed)
+    if rule.max_length is not None:
+        checks.append(
+            (
+                typed.str.len_chars() > rule.max_length,
+                f"longer than {rule.max_length} characters",
+            )
+        )
+    problem = pl.lit(None, dtype=pl.String)
+    for failed, message in reversed(checks):
+        problem = pl.when(failed).then(pl.lit(message)).otherwise(problem)
+    return problem
+
+
+def _bounds(rule: ColumnRule, typed: pl.Expr) -> list[tuple[pl.Expr, str]]:
+    number = typed.cast(pl.Float64)
+    checks: list[tuple[pl.Expr, str]] = []
+    if rule.minimum is not None:
+        low = float(rule.minimum)
+        if rule.exclusive_minimum:
+            checks.append((number <= low, f"must be greater than {rule.minimum}"))
+        else:
+            checks.append((number < low, f"must be at least {rule.minimum}"))
+    if rule.maximum is not None:
+        checks.append((number > float(rule.maximum), f"must be at most {rule.maximum}"))
+    return checks
+
+
+def _type_message(rule: ColumnRule, spec: FeedSpec) -> str:
+    match rule.kind:
+        case Kind.STRING if rule.choices:
+            return f"must be one of: {', '.join(rule.choices)}"
+        case Kind.INTEGER:
+            return "not a whole number (or out of range)"
+        case Kind.DECIMAL:
+            places = rule.decimal_places if rule.decimal_places is not None else 6
+            whole = (rule.max_digits or 38) - places
+            return f"not a number with at most {whole} digits and {places} decimal places"
+        case Kind.BOOLEAN:
+            return "not a boolean: use true/false, yes/no or 1/0"
+        case Kind.DATE:
+            return "not a date: use YYYY-MM-DD (ISO-8601) between 1800 and 2199"
+        case Kind.DATETIME:
+            return "not a date-time: use ISO-8601 such as 2026-11-02T14:05:00+01:00"
+    return f"not a valid {rule.kind.value}"
+
+
+def _problems(typed: pl.DataFrame, spec: FeedSpec, context: ValidationContext) -> pl.DataFrame:
+    parts = [
+        typed.lazy()
+        .filter(pl.col(_error(rule.name)).is_not_null())
+        .select(
+            pl.col(ROW).alias("row"),
+            _column_label(typed, rule.name, context).alias("column"),
+            pl.col(_text(rule.name)).alias("value"),
+            pl.col(_error(rule.name)).alias("error"),
+        )
+        for rule in spec.columns
+    ]
+    return pl.concat(parts).collect().cast(PROBLEM_SCHEMA) if parts else pl.DataFrame(schema=PROBLEM_SCHEMA)
+
+
+def _column_label(typed: pl.DataFrame, name: str, context: ValidationContext) -> pl.Expr:
+    if context.column_prefix is None or ITEM not in typed.columns:
+        return pl.lit(name)
+    return pl.format(f"{context.column_prefix}[{{}}].{name}", pl.col(ITEM))
+
+
+def duplicate_keys(
+    keys: pl.DataFrame, key_columns: Sequence[str], keep_last: bool
+) -> tuple[pl.DataFrame, list[int]]:
+    """Rows sharing a natural key: problems naming every row involved, and the rows to drop.
+
+    ``keep_last`` (policy ``last_wins``) keeps the last occurrence silently; otherwise every
+    occurrence is a problem, since the file does not say which one is right.
+    """
+    shown = [c for c in key_columns if c != PARTNER_COLUMN]
+    repeated = keys.filter(pl.len().over(key_columns) > 1)
+    if repeated.is_empty():
+        return pl.DataFrame(schema=PROBLEM_SCHEMA), []
+    if keep_last:
+        superseded = repeated.filter(pl.col(ROW) < pl.col(ROW).max().over(key_columns))
+        return pl.DataFrame(schema=PROBLEM_SCHEMA), superseded.get_column(ROW).to_list()
+    rows_text = pl.col(ROW).cast(pl.String).implode().over(key_columns).list.join(", ")
+    problems = repeated.select(
+        pl.col(ROW).alias("row"),
+        pl.lit("+".join(shown)).alias("column"),
+        pl.concat_str([pl.col(c).cast(pl.String) for c in shown], separator=", ").alias("value"),
+        pl.format("duplicate key: the same {} is on rows {}", pl.lit("+".join(shown)), rows_text).alias("error"),
+    )
+    return problems.cast(PROBLEM_SCHEMA), repeated.get_column(ROW).unique().to_list()
