@@ -11,6 +11,7 @@ from pathlib import Path
 from loguru import logger
 
 from importer.config import Settings, load_settings
+from importer.daemon import Daemon
 from importer.db.engine import create_schema, make_engine
 from importer.db.ledger import ImportJob, JobStatus, Ledger, utc_now
 from importer.exceptions import ConfigError, ImporterError, TerminalError, TransientError
@@ -48,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="importer", description=__doc__)
     parser.add_argument("--config", help="TOML file (default: $IMPORTER_CONFIG or config/importer.toml)")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run as a daemon: process files as they arrive")
+    run.set_defaults(handler=_run)
 
     process = commands.add_parser("process", help="process waiting files, or the named ones, then exit")
     process.add_argument("paths", nargs="*", type=Path, help="files or folders (default: all of incoming/)")
@@ -97,6 +101,13 @@ def _pipeline(settings: Settings) -> Pipeline:
     pipeline = Pipeline(settings, engine)
     pipeline.inbox.ensure()
     return pipeline
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    daemon = Daemon(settings, _pipeline(settings))
+    daemon.install_signal_handlers()
+    daemon.run()
+    return EXIT_OK
 
 
 def _process(args: argparse.Namespace, settings: Settings) -> int:

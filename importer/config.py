@@ -33,6 +33,11 @@ class InboxSettings(_Section):
     root: Path = Path("inbox")
 
 
+class DaemonSettings(_Section):
+    poll_interval_s: float = Field(default=2.0, gt=0, description="pause between inbox scans")
+    max_backoff_s: float = Field(default=60.0, gt=0, description="longest wait after a transient fault")
+
+
 class ReportSettings(_Section):
     max_errors_listed: int = Field(default=100, ge=0, description="errors copied into report.json")
 
@@ -66,6 +71,7 @@ class PartnerSettings(ReadingOptions):
 class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     inbox: InboxSettings = InboxSettings()
+    daemon: DaemonSettings = DaemonSettings()
     reports: ReportSettings = ReportSettings()
     logging: LoggingSettings = LoggingSettings()
     feeds: dict[str, FeedSettings] = {}

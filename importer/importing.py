@@ -73,7 +73,10 @@ def import_file(
     )
     context = ValidationContext(
         partner_id=partner_id,
-        date_formats=tuple(partner_settings.date_formats or feed_settings.date_formats),
+        date_formats=(
+            *spec.date_formats,
+            *(partner_settings.date_formats or feed_settings.date_formats),
+        ),
     )
     aliases = {**feed_settings.aliases, **partner_settings.aliases}
     with open_table(path, options) as raw:

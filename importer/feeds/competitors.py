@@ -31,6 +31,7 @@ COMPETITOR_PRICES = FeedSpec(
     patterns=("competitor*",),
     envelopes=("competitor_data", "competitor_prices"),
     aliases={"competitor_name": "competitor", "date": "observed_on", "observed_at": "observed_on"},
+    date_formats=("MM-DD-YYYY",),
     tracked=("price", "in_stock"),
     examples={"sku": "SKU-1001", "competitor": "ShoeBarn", "observed_on": "11-02-2026"},
 )

@@ -1,0 +1,113 @@
+import gzip
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from importer.exceptions import UnreadableFileError
+from importer.reading import ReadOptions, open_table
+
+
+def read(path: Path, **options: object) -> tuple[list[str], pl.DataFrame, dict[str, pl.DataFrame]]:
+    with open_table(path, ReadOptions(**options)) as table:  # type: ignore[arg-type]
+        frame = pl.concat(list(table.frames))
+        children = {name: pl.concat(list(child.frames)) for name, child in table.children.items()}
+        return table.headers, frame, children
+
+
+def test_csv_rows_carry_their_line_numbers_across_quoted_newlines_and_batches(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(
+        b'\xef\xbb\xbfsku,name\r\nA1,"two\r\nlines"\r\n\r\nA2,"say ""hi"""\r\nA3,plain\r\n'
+    )
+    headers, frame, _ = read(path, batch_rows=1)
+    assert headers == ["sku", "name"]
+    assert frame.get_column("_row").to_list() == [2, 5, 6]
+    assert frame.get_column("_c1").to_list() == ["two\r\nlines", 'say "hi"', "plain"]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_delimiter_is_detected_from_the_header(tmp_path: Path, delimiter: str) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(f"sku{delimiter}price\nA1{delimiter}1,50\n")
+    headers, frame, _ = read(path)
+    assert headers == ["sku", "price"]
+    assert frame.get_column("_c1").to_list() == ["1,50"]
+
+
+def test_tsv_extension_means_tab(tmp_path: Path) -> None:
+    path = tmp_path / "p.tsv"
+    path.write_text("sku\tname\nA1\tx,y\n")
+    _, frame, _ = read(path)
+    assert frame.get_column("_c1").to_list() == ["x,y"]
+
+
+def test_cp1252_is_re_encoded(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes("sku,name\nA1,Café – 5€\n".encode("cp1252"))
+    _, frame, _ = read(path, encoding="cp1252")
+    assert frame.get_column("_c1").to_list() == ["Café – 5€"]
+
+
+def test_invalid_utf8_names_the_line_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes("sku,name\nA1,ok\nA2,Café\n".encode("cp1252"))
+    with pytest.raises(UnreadableFileError, match=r"line 3: byte 0xe9 .*cp1252"):
+        read(path)
+
+
+def test_gzip_is_detected_by_content(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv.gz"
+    path.write_bytes(gzip.compress(b"sku,name\nA1,x\n"))
+    _, frame, _ = read(path)
+    assert frame.get_column("_c0").to_list() == ["A1"]
+
+
+def test_truncated_gzip_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv.gz"
+    path.write_bytes(gzip.compress(b"sku,name\n" + b"A1,x\n" * 1000)[:40])
+    with pytest.raises(UnreadableFileError, match="gzip"):
+        read(path)
+
+
+def test_empty_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"")
+    with pytest.raises(UnreadableFileError, match="empty"):
+        read(path)
+
+
+def test_json_array_numbers_records_from_one(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('[{"sku": "A1", "price": 1.5, "inStock": true}, {"sku": 2, "price": "x"}]')
+    headers, frame, _ = read(path)
+    assert headers == ["sku", "price", "inStock"]
+    assert frame.rows() == [(1, "A1", "1.5", "true"), (2, "2", "x", None)]
+
+
+def test_ndjson(tmp_path: Path) -> None:
+    path = tmp_path / "p.ndjson"
+    path.write_text('{"sku": "A1"}\n{"sku": "A2"}\n')
+    _, frame, _ = read(path)
+    assert frame.get_column("_c0").to_list() == ["A1", "A2"]
+
+
+def test_envelope_with_nested_lines_and_objects(tmp_path: Path) -> None:
+    path = tmp_path / "orders.json"
+    path.write_text(
+        '{"orders": [{"orderNumber": "1", "address": {"city": "Porto"}, '
+        '"items": [{"sku": "a", "quantity": 1}, {"sku": "b", "quantity": 2}]}, '
+        '{"orderNumber": "2", "items": [{"sku": "c", "quantity": 3}]}]}'
+    )
+    headers, frame, children = read(path)
+    assert headers == ["orderNumber", "address_city"]
+    assert frame.rows() == [(1, "1", "Porto"), (2, "2", None)]
+    items = children["items"]
+    assert items.select("_row", "_item", "_c0").rows() == [(1, 1, "a"), (1, 2, "b"), (2, 1, "c")]
+
+
+def test_broken_json_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('[{"sku": "A1"')
+    with pytest.raises(UnreadableFileError, match="invalid JSON"):
+        read(path)
