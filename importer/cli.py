@@ -16,12 +16,13 @@ from importer.db.engine import create_schema, make_engine
 from importer.db.ledger import ImportJob, JobStatus, Ledger, utc_now
 from importer.exceptions import ConfigError, ImporterError, TerminalError, TransientError
 from importer.feed_docs import feeds_markdown
+from importer.feeds import FEEDS
 from importer.importing import import_file
 from importer.inbox import Inbox
 from importer.logs import configure_logging
 from importer.pipeline import Pipeline, build_report
 from importer.problems import problems_frame
-from importer.routing import check_partner_id, route
+from importer.routing import check_partner_id, feed_patterns, route
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -47,14 +48,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="importer", description=__doc__)
-    parser.add_argument("--config", help="TOML file (default: $IMPORTER_CONFIG or config/importer.toml)")
+    parser.add_argument(
+        "--config", help="TOML file (default: $IMPORTER_CONFIG or config/importer.toml)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run as a daemon: process files as they arrive")
     run.set_defaults(handler=_run)
 
-    process = commands.add_parser("process", help="process waiting files, or the named ones, then exit")
-    process.add_argument("paths", nargs="*", type=Path, help="files or folders (default: all of incoming/)")
+    process = commands.add_parser(
+        "process", help="process waiting files, or the named ones, then exit"
+    )
+    process.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders (default: all of incoming/)"
+    )
     process.add_argument("--partner", help="partner of files named outside incoming/<partner>/")
     process.set_defaults(handler=_process)
 
@@ -62,11 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("file", type=Path)
     validate.add_argument("--feed", help="feed name (default: from the file name)")
     validate.add_argument("--partner", default="validate", help="partner whose settings apply")
-    validate.add_argument("--report", type=Path, help="write the report JSON here (default: stdout)")
+    validate.add_argument(
+        "--report", type=Path, help="write the report JSON here (default: stdout)"
+    )
     validate.set_defaults(handler=_validate)
 
     jobs = commands.add_parser("jobs", help="list recent jobs")
-    jobs.add_argument("--status", choices=[s.value.lower() for s in JobStatus] + [s.value for s in JobStatus])
+    jobs.add_argument(
+        "--status", choices=[s.value.lower() for s in JobStatus] + [s.value for s in JobStatus]
+    )
     jobs.add_argument("--partner")
     jobs.add_argument("--since", type=_timestamp, help="ISO date or date-time")
     jobs.add_argument("--limit", type=int, default=50)
@@ -123,7 +134,9 @@ def _process(args: argparse.Namespace, settings: Settings) -> int:
         try:
             outcome = pipeline.process(path, partner_id)
         except TransientError as exc:
-            logger.error("{}/{} left in incoming/ for another attempt: {}", partner_id, path.name, exc)
+            logger.error(
+                "{}/{} left in incoming/ for another attempt: {}", partner_id, path.name, exc
+            )
             exit_code = EXIT_FAILED
             continue
         if outcome is not None and outcome.status == JobStatus.FAILED:
@@ -133,7 +146,11 @@ def _process(args: argparse.Namespace, settings: Settings) -> int:
 
 def _named_files(inbox: Inbox, paths: list[Path], partner: str | None) -> list[tuple[str, Path]]:
     """Files already in ``incoming/<partner>/`` are taken there; others are copied in first."""
-    files = [f for p in paths for f in (sorted(x for x in p.iterdir() if x.is_file()) if p.is_dir() else [p])]
+    files = [
+        f
+        for p in paths
+        for f in (sorted(x for x in p.iterdir() if x.is_file()) if p.is_dir() else [p])
+    ]
     work = []
     for file in files:
         if not file.is_file():
@@ -142,7 +159,9 @@ def _named_files(inbox: Inbox, paths: list[Path], partner: str | None) -> list[t
         if owner is not None:
             work.append((owner, file))
         elif partner is None:
-            raise TerminalError(f"{file} is outside {inbox.incoming}/<partner>/: name the partner with --partner")
+            raise TerminalError(
+                f"{file} is outside {inbox.incoming}/<partner>/: name the partner with --partner"
+            )
         else:
             work.append((partner, inbox.deliver(file, check_partner_id(partner))))
     return work
@@ -161,7 +180,9 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
         result = import_file(args.file, spec, partner_id, settings, engine, 0, started)
     except TerminalError as exc:
         job.status, job.message, job.completed_at = JobStatus.FAILED, str(exc), utc_now()
-        report = build_report(job, problems_frame(exc.problems), None, settings.reports.max_errors_listed)
+        report = build_report(
+            job, problems_frame(exc.problems), None, settings.reports.max_errors_listed
+        )
     else:
         job.status = JobStatus.FAILED if result.rejection else JobStatus.COMPLETED
         job.message, job.completed_at = result.rejection, utc_now()
@@ -179,7 +200,8 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"{args.file.name}: {report.status} (dry run) rows={report.row_count} would insert "
         f"{report.inserted_count}, update {report.updated_count}, leave {report.unchanged_count}; "
-        f"{report.failed_count} rows with errors" + (f"; {report.message}" if report.message else ""),
+        f"{report.failed_count} rows with errors"
+        + (f"; {report.message}" if report.message else ""),
         file=sys.stderr,
     )
     return EXIT_FAILED if report.status == JobStatus.FAILED or report.failed_count else EXIT_OK
@@ -187,7 +209,9 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _jobs(args: argparse.Namespace, settings: Settings) -> int:
     ledger = Ledger(_pipeline(settings).engine)
-    print(f"{'id':>6}  {'status':<10} {'partner':<12} {'feed':<18} {'rows':>8} {'ins':>7} {'upd':>7} {'fail':>6}  file")
+    print(
+        f"{'id':>6}  {'status':<10} {'partner':<12} {'feed':<18} {'rows':>8} {'ins':>7} {'upd':>7} {'fail':>6}  file"
+    )
     for job in ledger.jobs(args.status, args.partner, args.since, args.limit):
         print(
             f"{job.id:>6}  {job.status:<10} {job.partner_id:<12} {job.feed or '-':<18} {job.row_count:>8} "
@@ -208,7 +232,9 @@ def _job(args: argparse.Namespace, settings: Settings) -> int:
     if changes:
         print("\nchanges:")
         for change in changes:
-            print(f"  {change.table_name} {change.row_key} {change.column_name}: {change.old_value} -> {change.new_value}")
+            print(
+                f"  {change.table_name} {change.row_key} {change.column_name}: {change.old_value} -> {change.new_value}"
+            )
     return EXIT_OK
 
 
@@ -216,9 +242,6 @@ def _feeds(args: argparse.Namespace, settings: Settings) -> int:
     if args.markdown:
         sys.stdout.write(feeds_markdown(settings))
         return EXIT_OK
-    from importer.feeds import FEEDS
-    from importer.routing import feed_patterns
-
     for name, patterns in feed_patterns(settings).items():
         spec = FEEDS[name]
         print(f"{name:<22} key={','.join(spec.key[1:]):<38} files={' '.join(patterns)}")

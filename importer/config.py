@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from importer.exceptions import ConfigError
+from importer.feeds import FEEDS
 
 DEFAULT_CONFIG_PATH = Path("config/importer.toml")
 ENV_PREFIX = "IMPORTER_"
@@ -35,7 +36,9 @@ class InboxSettings(_Section):
 
 class DaemonSettings(_Section):
     poll_interval_s: float = Field(default=2.0, gt=0, description="pause between inbox scans")
-    max_backoff_s: float = Field(default=60.0, gt=0, description="longest wait after a transient fault")
+    max_backoff_s: float = Field(
+        default=60.0, gt=0, description="longest wait after a transient fault"
+    )
 
 
 class ReportSettings(_Section):
@@ -80,8 +83,6 @@ class Settings(_Section):
     @field_validator("feeds")
     @classmethod
     def _known_feeds(cls, feeds: dict[str, FeedSettings]) -> dict[str, FeedSettings]:
-        from importer.feeds import FEEDS
-
         unknown = sorted(set(feeds) - set(FEEDS))
         if unknown:
             raise ValueError(f"unknown feed(s) {unknown}; built-in feeds are {sorted(FEEDS)}")

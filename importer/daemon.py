@@ -28,7 +28,9 @@ class Daemon:
         signal.signal(signal.SIGINT, self._stop)
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
-        logger.info("{} received: finishing the file in hand, then stopping", signal.Signals(signum).name)
+        logger.info(
+            "{} received: finishing the file in hand, then stopping", signal.Signals(signum).name
+        )
         self.stopping.set()
 
     def run(self) -> None:

@@ -22,7 +22,7 @@ def feeds_markdown(settings: Settings) -> str:
     parts = [
         "# Feeds\n",
         "Files are CSV (comma, semicolon, tab or pipe separated, detected from the header), TSV, "
-        'a JSON array of records, NDJSON (one record per line), or a JSON object wrapping the '
+        "a JSON array of records, NDJSON (one record per line), or a JSON object wrapping the "
         'array (`{"products": [...]}`); any of them may be gzip-compressed (`.gz`). Text is '
         "UTF-8 unless agreed otherwise. Column names are matched ignoring case, spaces and "
         "camelCase (`externalId` = `external_id`). Empty values count as missing.\n",
@@ -51,7 +51,11 @@ def _feed_section(spec: FeedSpec, patterns: tuple[str, ...], settings: Settings)
             "- Also accepted as column names: "
             + ", ".join(f"`{a}` for `{f}`" for a, f in sorted(aliases.items()))
         )
-    lines += ["", "| column | type | required | default | rules | example |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| column | type | required | default | rules | example |",
+        "|---|---|---|---|---|---|",
+    ]
     lines += [_column_row(spec, rule) for rule in spec.columns]
     return "\n".join(lines) + "\n"
 

@@ -59,7 +59,12 @@ def resolve_headers(
         else:
             unknown.append(raw)
     problems = [
-        Problem(1, field, ", ".join(repr(r) for r in raws), f"{len(raws)} headers map to column {field!r}")
+        Problem(
+            1,
+            field,
+            ", ".join(repr(r) for r in raws),
+            f"{len(raws)} headers map to column {field!r}",
+        )
         for field, raws in seen.items()
         if len(raws) > 1
     ]

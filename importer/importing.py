@@ -32,7 +32,7 @@ class ImportResult:
     row_count: int = 0
     failed_count: int = 0
     superseded_count: int = 0
-    counts: MergeCounts = MergeCounts()
+    counts: MergeCounts = field(default_factory=MergeCounts)
     children: dict[str, MergeCounts] = field(default_factory=dict)
     problems: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PROBLEM_SCHEMA))
     unknown_columns: list[str] = field(default_factory=list)
@@ -193,7 +193,9 @@ def _validate_nested(
     lines = _named(lines.join(records.select(ROW), on=ROW, how="semi"), nested.headers, (ROW, ITEM))
     inherited = [p for p in nested.link.inherited.values() if p in records.columns]
     lines = lines.join(
-        records.select(ROW, *(pl.col(p).alias(f"__parent_{p}") for p in inherited)), on=ROW, how="left"
+        records.select(ROW, *(pl.col(p).alias(f"__parent_{p}") for p in inherited)),
+        on=ROW,
+        how="left",
     ).with_columns(
         (
             pl.coalesce(pl.col(child), pl.col(f"__parent_{parent}"))

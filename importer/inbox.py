@@ -80,7 +80,9 @@ class Inbox:
         os.rename(path, target)
         return target
 
-    def destination(self, outcome: str, partner_id: str, file_name: str, job_id: int, day: date) -> Path:
+    def destination(
+        self, outcome: str, partner_id: str, file_name: str, job_id: int, day: date
+    ) -> Path:
         """Where a finished file goes; a name already used that day gets the job id in front."""
         folder = self.root / outcome / check_partner_id(partner_id) / day.isoformat()
         folder.mkdir(parents=True, exist_ok=True)

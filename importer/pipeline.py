@@ -201,7 +201,9 @@ def build_report(
                 "updated_count": c.updated,
                 "unchanged_count": c.unchanged,
             }
-            for name, c in (result.children.items() if result and job.status == JobStatus.COMPLETED else [])
+            for name, c in (
+                result.children.items() if result and job.status == JobStatus.COMPLETED else []
+            )
         },
         error_count=problems.height,
         errors=first_errors(problems, max_listed),

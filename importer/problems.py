@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-PROBLEM_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "error": pl.String}
+PROBLEM_SCHEMA = pl.Schema(
+    {"row": pl.Int64(), "column": pl.String(), "value": pl.String(), "error": pl.String()}
+)
 
 
 @dataclass(frozen=True)

@@ -104,9 +104,10 @@ def _as_utf8(path: Path, encoding: str, scratch: Path) -> Path:
         _check_utf8(path)
         return path
     target = scratch / "utf8"
-    with path.open("r", encoding=encoding, newline="") as source, target.open(
-        "w", encoding="utf-8", newline=""
-    ) as sink:
+    with (
+        path.open("r", encoding=encoding, newline="") as source,
+        target.open("w", encoding="utf-8", newline="") as sink,
+    ):
         try:
             shutil.copyfileobj(source, sink, 1 << 20)
         except UnicodeDecodeError as exc:
@@ -216,7 +217,9 @@ def _read_json(path: Path, fmt: Format) -> RawTable:
     except pl.exceptions.PolarsError as exc:
         raise UnreadableFileError(f"invalid JSON: {_first_line(exc)}") from exc
     frame = _unwrap_envelope(frame)
-    return _records_table(frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)))
+    return _records_table(
+        frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    )
 
 
 def _looks_like_ndjson(path: Path) -> bool:
@@ -229,24 +232,27 @@ def _looks_like_ndjson(path: Path) -> bool:
 
 
 def _unwrap_envelope(frame: pl.DataFrame) -> pl.DataFrame:
-    if frame.height == 1 and frame.width == 1:
-        only = frame.to_series()
-        if isinstance(only.dtype, pl.List) and isinstance(only.dtype.inner, pl.Struct):
-            return only.explode().struct.unnest()
-    if frame.height == 1 and frame.width > 1 and any(
-        isinstance(dtype, pl.List) for dtype in frame.dtypes
-    ) and not any(isinstance(dtype, pl.String) for dtype in frame.dtypes):
+    """``{"products": [...]}`` -> the records; an object holding several lists is refused."""
+    record_lists = [n for n, t in frame.schema.items() if _is_record_list(t)]
+    if frame.height != 1 or len(record_lists) != frame.width:
+        return frame
+    if frame.width > 1:
         raise UnreadableFileError(
-            "a JSON object with several lists: send one list of records per file"
+            f"a JSON object with several lists ({', '.join(record_lists)}): "
+            "send one list of records per file"
         )
-    return frame
+    return frame.to_series().explode().struct.unnest()
+
+
+def _is_record_list(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)
 
 
 def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
     """Nested objects become ``parent_child`` columns (``address.city`` -> ``address_city``)."""
     while structs := [n for n, t in frame.schema.items() if isinstance(t, pl.Struct)]:
         frame = frame.with_columns(
-            pl.col(name).name.map_fields(lambda f, prefix=name: f"{prefix}_{f}") for name in structs
+            pl.col(name).name.prefix_fields(f"{name}_") for name in structs
         ).unnest(structs)
     return frame
 
@@ -254,15 +260,18 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
 def _records_table(frame: pl.DataFrame) -> RawTable:
     frame = _flatten(frame)
     lists = [
-        n for n, t in frame.schema.items() if isinstance(t, pl.List) and isinstance(t.inner, pl.Struct)
+        n
+        for n, t in frame.schema.items()
+        if isinstance(t, pl.List) and isinstance(t.inner, pl.Struct)
     ]
     children = {name: _child_table(frame.select(ROW, name), name) for name in lists}
-    scalars = [
-        n for n, t in frame.schema.items() if n != ROW and n not in lists
-    ]
+    scalars = [n for n, t in frame.schema.items() if n != ROW and n not in lists]
     renamed = frame.select(
         pl.col(ROW),
-        *(_as_string(pl.col(name), frame.schema[name]).alias(column_name(i)) for i, name in enumerate(scalars)),
+        *(
+            _as_string(pl.col(name), frame.schema[name]).alias(column_name(i))
+            for i, name in enumerate(scalars)
+        ),
     )
     return RawTable(scalars, iter([renamed]), children)
 
@@ -280,7 +289,10 @@ def _child_table(frame: pl.DataFrame, name: str) -> RawTable:
     renamed = exploded.select(
         pl.col(ROW),
         pl.col(ITEM).cast(pl.Int64),
-        *(_as_string(pl.col(n), exploded.schema[n]).alias(column_name(i)) for i, n in enumerate(fields)),
+        *(
+            _as_string(pl.col(n), exploded.schema[n]).alias(column_name(i))
+            for i, n in enumerate(fields)
+        ),
     )
     return RawTable(fields, iter([renamed]))
 

@@ -87,12 +87,7 @@ def first_errors(problems: pl.DataFrame, limit: int) -> list[dict[str, Any]]:
 def neutralize_formulas(column: str) -> pl.Expr:
     """Prefix a quote to text a spreadsheet would run as a formula (``=HYPERLINK(...)``)."""
     value = pl.col(column)
-    return (
-        pl.when(_starts_with_any(value))
-        .then(pl.lit("'") + value)
-        .otherwise(value)
-        .alias(column)
-    )
+    return pl.when(_starts_with_any(value)).then(pl.lit("'") + value).otherwise(value).alias(column)
 
 
 def _starts_with_any(value: pl.Expr) -> pl.Expr:
@@ -114,7 +109,9 @@ def write_reports(report: Report, problems: pl.DataFrame, file_path: Path) -> Pa
 @contextmanager
 def _atomic(target: Path, mode: str) -> Iterator[IO[Any]]:
     """Write to a hidden temp name beside ``target``, fsync, then rename into place."""
-    handle_fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    handle_fd, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(handle_fd, mode) as handle:
             yield handle

@@ -27,7 +27,14 @@ EARLIEST_DATE = date(1800, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
 _INTEGER = r"^[+-]?\d+(\.0*)?$"
 _DECIMAL = r"^[+-]?(\d+\.?\d*|\.\d+)$"
-_HUMAN_TOKENS = (("YYYY", "%Y"), ("MM", "%m"), ("DD", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"))
+_HUMAN_TOKENS = (
+    ("YYYY", "%Y"),
+    ("MM", "%m"),
+    ("DD", "%d"),
+    ("HH", "%H"),
+    ("mm", "%M"),
+    ("ss", "%S"),
+)
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,13 @@ def validate(frame: pl.DataFrame, spec: FeedSpec, context: ValidationContext) ->
         pl.col(_text(target)).fill_null(pl.col(_text(source))).alias(_text(target))
         for target, source in spec.copy_defaults.items()
     )
-    typed = text.with_columns(
-        _typed(rule, spec, context, formats).alias(rule.name) for rule in spec.columns
-    ).with_columns(
-        _problem(rule, spec).alias(_error(rule.name)) for rule in spec.columns
-    ).collect()
+    typed = (
+        text.with_columns(
+            _typed(rule, spec, context, formats).alias(rule.name) for rule in spec.columns
+        )
+        .with_columns(_problem(rule, spec).alias(_error(rule.name)) for rule in spec.columns)
+        .collect()
+    )
     problems = _problems(typed, spec, context)
     rows = typed.select(
         ROW,
@@ -128,11 +137,15 @@ def _typed(
     raise AssertionError(rule.kind)
 
 
-def _string(value: pl.Expr, rule: ColumnRule, spec: FeedSpec, context: ValidationContext) -> pl.Expr:
+def _string(
+    value: pl.Expr, rule: ColumnRule, spec: FeedSpec, context: ValidationContext
+) -> pl.Expr:
     if rule.choices:
         canonical = {_choice_key(choice): choice for choice in rule.choices}
-        value = value.str.to_lowercase().str.replace_all(r"[\s_-]", "").replace_strict(
-            canonical, default=None, return_dtype=pl.String
+        value = (
+            value.str.to_lowercase()
+            .str.replace_all(r"[\s_-]", "")
+            .replace_strict(canonical, default=None, return_dtype=pl.String)
         )
     if rule.name in spec.lowercase:
         value = value.str.to_lowercase()
@@ -149,8 +162,11 @@ def _decimal(value: pl.Expr, rule: ColumnRule) -> pl.Expr:
     scale = rule.decimal_places if rule.decimal_places is not None else 6
     precision = rule.max_digits or 38
     well_formed = value.str.contains(_DECIMAL) & _digits_fit(value, rule)
-    return pl.when(well_formed).then(value).str.to_decimal(scale=scale).cast(
-        pl.Decimal(precision, scale), strict=False
+    return (
+        pl.when(well_formed)
+        .then(value)
+        .str.to_decimal(scale=scale)
+        .cast(pl.Decimal(precision, scale), strict=False)
     )
 
 
@@ -258,7 +274,11 @@ def _problems(typed: pl.DataFrame, spec: FeedSpec, context: ValidationContext) -
         )
         for rule in spec.columns
     ]
-    return pl.concat(parts).collect().cast(PROBLEM_SCHEMA) if parts else pl.DataFrame(schema=PROBLEM_SCHEMA)
+    return (
+        pl.concat(parts).collect().cast(PROBLEM_SCHEMA)
+        if parts
+        else pl.DataFrame(schema=PROBLEM_SCHEMA)
+    )
 
 
 def _column_label(typed: pl.DataFrame, name: str, context: ValidationContext) -> pl.Expr:
@@ -287,6 +307,8 @@ def duplicate_keys(
         pl.col(ROW).alias("row"),
         pl.lit("+".join(shown)).alias("column"),
         pl.concat_str([pl.col(c).cast(pl.String) for c in shown], separator=", ").alias("value"),
-        pl.format("duplicate key: the same {} is on rows {}", pl.lit("+".join(shown)), rows_text).alias("error"),
+        pl.format(
+            "duplicate key: the same {} is on rows {}", pl.lit("+".join(shown)), rows_text
+        ).alias("error"),
     )
     return problems.cast(PROBLEM_SCHEMA), repeated.get_column(ROW).unique().to_list()

@@ -17,7 +17,9 @@ from importer.db.engine import create_schema, make_engine
 from importer.pipeline import Outcome, Pipeline
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_feeds"
-POSTGRES_ADMIN_URL = os.environ.get("IMPORTER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "IMPORTER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def _postgres_url(database: str) -> str:

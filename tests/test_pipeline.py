@@ -31,30 +31,46 @@ def errors_of(outcome_path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_every_sample_feed_loads_and_reports_match_the_database(pipeline: Pipeline, engine: Engine) -> None:
+def test_every_sample_feed_loads_and_reports_match_the_database(
+    pipeline: Pipeline, engine: Engine
+) -> None:
     for sample in sorted((SAMPLES / "acme").iterdir()):
         outcome = process(pipeline, "acme", sample.name, sample.read_bytes())
         report = report_of(outcome.path)
         assert outcome.status == JobStatus.COMPLETED, report
         assert outcome.path.parent.parent.parent.name == "done"
         table = {"inventory": "inventory_levels"}.get(str(report["feed"]), str(report["feed"]))
-        rows = scalar(engine, f"SELECT COUNT(*) FROM {table} WHERE last_job_id = :job", job=outcome.job_id)
+        rows = scalar(
+            engine, f"SELECT COUNT(*) FROM {table} WHERE last_job_id = :job", job=outcome.job_id
+        )
         assert report["inserted_count"] == rows == report["row_count"], sample.name
     assert scalar(engine, "SELECT COUNT(*) FROM order_line_items") == 3 + 3
     assert scalar(engine, "SELECT COUNT(*) FROM purchase_order_lines") == 3
     assert scalar(engine, "SELECT name FROM products WHERE sku = 'SKU-1004'") == "SKU-1004"
-    assert scalar(engine, "SELECT location_id FROM inventory_levels WHERE sku = 'SKU-1005'") == "acme-WH1"
-    assert scalar(engine, "SELECT status FROM purchase_orders WHERE po_number = 'PO-300'") == "PENDING"
-    assert scalar(engine, "SELECT address_city FROM customers WHERE email = 'ana@example.com'") == "Lisboa"
+    assert (
+        scalar(engine, "SELECT location_id FROM inventory_levels WHERE sku = 'SKU-1005'")
+        == "acme-WH1"
+    )
+    assert (
+        scalar(engine, "SELECT status FROM purchase_orders WHERE po_number = 'PO-300'") == "PENDING"
+    )
+    assert (
+        scalar(engine, "SELECT address_city FROM customers WHERE email = 'ana@example.com'")
+        == "Lisboa"
+    )
 
 
-def test_same_bytes_again_are_a_duplicate_and_write_nothing(pipeline: Pipeline, engine: Engine) -> None:
+def test_same_bytes_again_are_a_duplicate_and_write_nothing(
+    pipeline: Pipeline, engine: Engine
+) -> None:
     first = process(pipeline, "acme", "products.csv", PRODUCTS)
     again = process(pipeline, "acme", "products.csv", PRODUCTS)
     assert again.status == JobStatus.DUPLICATE
     assert report_of(again.path)["duplicate_of"] == first.job_id
     assert again.path.name == f"{again.job_id}-products.csv"
-    assert scalar(engine, "SELECT COUNT(*) FROM products WHERE last_job_id = :j", j=again.job_id) == 0
+    assert (
+        scalar(engine, "SELECT COUNT(*) FROM products WHERE last_job_id = :j", j=again.job_id) == 0
+    )
 
 
 def test_same_bytes_for_another_partner_load(pipeline: Pipeline, engine: Engine) -> None:
@@ -68,31 +84,51 @@ def test_changed_price_is_one_update_and_one_row_change(pipeline: Pipeline, engi
     process(pipeline, "acme", "products.csv", PRODUCTS)
     changed = process(pipeline, "acme", "products-2.csv", PRODUCTS.replace("20.00", "21.50"))
     report = report_of(changed.path)
-    assert (report["inserted_count"], report["updated_count"], report["unchanged_count"]) == (0, 1, 2)
+    assert (report["inserted_count"], report["updated_count"], report["unchanged_count"]) == (
+        0,
+        1,
+        2,
+    )
     with engine.connect() as connection:
         changes = connection.execute(
-            text("SELECT row_key, column_name, old_value, new_value FROM row_changes WHERE job_id = :j"),
+            text(
+                "SELECT row_key, column_name, old_value, new_value FROM row_changes WHERE job_id = :j"
+            ),
             {"j": changed.job_id},
         ).all()
     assert len(changes) == 1
     row_key, column, old, new = changes[0]
     assert json.loads(row_key) == ["acme", "A2"] and column == "price"
     assert (float(old), float(new)) == (20.0, 21.5)
-    assert scalar(engine, "SELECT COUNT(*) FROM products WHERE last_job_id = :j", j=changed.job_id) == 1
+    assert (
+        scalar(engine, "SELECT COUNT(*) FROM products WHERE last_job_id = :j", j=changed.job_id)
+        == 1
+    )
 
 
 def test_reordered_rows_change_nothing(pipeline: Pipeline, engine: Engine) -> None:
     process(pipeline, "acme", "products.csv", PRODUCTS)
     header, *lines = PRODUCTS.splitlines()
-    reordered = process(pipeline, "acme", "products-b.csv", "\n".join([header, *reversed(lines)]) + "\n")
+    reordered = process(
+        pipeline, "acme", "products-b.csv", "\n".join([header, *reversed(lines)]) + "\n"
+    )
     report = report_of(reordered.path)
     assert report["status"] == "COMPLETED"
-    assert (report["inserted_count"], report["updated_count"], report["unchanged_count"]) == (0, 0, 3)
-    assert scalar(engine, "SELECT COUNT(*) FROM products WHERE last_job_id = :j", j=reordered.job_id) == 0
+    assert (report["inserted_count"], report["updated_count"], report["unchanged_count"]) == (
+        0,
+        0,
+        3,
+    )
+    assert (
+        scalar(engine, "SELECT COUNT(*) FROM products WHERE last_job_id = :j", j=reordered.job_id)
+        == 0
+    )
     assert scalar(engine, "SELECT COUNT(*) FROM row_changes") == 0
 
 
-def test_over_threshold_fails_the_file_and_writes_nothing(pipeline: Pipeline, engine: Engine) -> None:
+def test_over_threshold_fails_the_file_and_writes_nothing(
+    pipeline: Pipeline, engine: Engine
+) -> None:
     bad = "sku,price\nA1,1.00\nA2,abc\nA3,-2\n"
     outcome = process(pipeline, "acme", "products.csv", bad)
     assert outcome.status == JobStatus.FAILED
@@ -105,7 +141,9 @@ def test_over_threshold_fails_the_file_and_writes_nothing(pipeline: Pipeline, en
         ("4", "price", "'-2"),
     ]
     assert scalar(engine, "SELECT COUNT(*) FROM products") == 0
-    assert scalar(engine, "SELECT status FROM import_jobs WHERE id = :j", j=outcome.job_id) == "FAILED"
+    assert (
+        scalar(engine, "SELECT status FROM import_jobs WHERE id = :j", j=outcome.job_id) == "FAILED"
+    )
 
 
 def test_under_threshold_loads_good_rows_and_lists_bad_ones(
@@ -125,7 +163,9 @@ def test_under_threshold_loads_good_rows_and_lists_bad_ones(
 
 
 def test_max_errors_is_an_absolute_limit(make_settings: SettingsFactory, engine: Engine) -> None:
-    pipeline = Pipeline(make_settings(feeds={"products": {"max_error_rate": 1, "max_errors": 0}}), engine)
+    pipeline = Pipeline(
+        make_settings(feeds={"products": {"max_error_rate": 1, "max_errors": 0}}), engine
+    )
     outcome = process(pipeline, "acme", "products.csv", "sku,price\nA1,1\nA2,x\n")
     assert outcome.status == JobStatus.FAILED
     assert "max_errors" in str(report_of(outcome.path)["message"])
@@ -152,7 +192,15 @@ def test_unknown_columns_are_reported_and_ignored(pipeline: Pipeline, engine: En
 
 
 def test_duplicate_keys_rejected_by_default(pipeline: Pipeline, engine: Engine) -> None:
-    outcome = process(pipeline, "acme", "products.csv", "sku,price\nA1,1\nA2,2\n" + "A3,3\n" * 0 + "A1,4\n" + "".join(f"B{i},1\n" for i in range(20)))
+    outcome = process(
+        pipeline,
+        "acme",
+        "products.csv",
+        "sku,price\nA1,1\nA2,2\n"
+        + "A3,3\n" * 0
+        + "A1,4\n"
+        + "".join(f"B{i},1\n" for i in range(20)),
+    )
     report = report_of(outcome.path)
     assert outcome.status == JobStatus.COMPLETED
     assert report["failed_count"] == 2
@@ -160,25 +208,42 @@ def test_duplicate_keys_rejected_by_default(pipeline: Pipeline, engine: Engine) 
     assert scalar(engine, "SELECT COUNT(*) FROM products WHERE sku = 'A1'") == 0
 
 
-def test_duplicate_keys_last_wins_across_batches(make_settings: SettingsFactory, engine: Engine) -> None:
+def test_duplicate_keys_last_wins_across_batches(
+    make_settings: SettingsFactory, engine: Engine
+) -> None:
     settings = make_settings(
-        feeds={"products": {"duplicate_keys": "last_wins"}}, database={"url": str(engine.url.render_as_string(hide_password=False)), "batch_rows": 2}
+        feeds={"products": {"duplicate_keys": "last_wins"}},
+        database={"url": str(engine.url.render_as_string(hide_password=False)), "batch_rows": 2},
     )
     pipeline = Pipeline(settings, engine)
     outcome = process(pipeline, "acme", "products.csv", "sku,price\nA1,1\nA2,2\nA3,3\nA1,4\n")
     report = report_of(outcome.path)
-    assert (report["inserted_count"], report["superseded_count"], report["failed_count"]) == (3, 1, 0)
+    assert (report["inserted_count"], report["superseded_count"], report["failed_count"]) == (
+        3,
+        1,
+        0,
+    )
     assert float(str(scalar(engine, "SELECT price FROM products WHERE sku = 'A1'"))) == 4.0
 
 
-def test_snapshot_marks_missing_rows_deleted_and_revives_them(make_settings: SettingsFactory, engine: Engine) -> None:
+def test_snapshot_marks_missing_rows_deleted_and_revives_them(
+    make_settings: SettingsFactory, engine: Engine
+) -> None:
     pipeline = Pipeline(make_settings(feeds={"products": {"mode": "snapshot"}}), engine)
     process(pipeline, "acme", "products.csv", PRODUCTS)
     process(pipeline, "globex", "products.csv", PRODUCTS)
-    partial = process(pipeline, "acme", "products-2.csv", "sku,name,price,msrp\nA1,One,10.00,12.00\n")
+    partial = process(
+        pipeline, "acme", "products-2.csv", "sku,name,price,msrp\nA1,One,10.00,12.00\n"
+    )
     assert report_of(partial.path)["deleted_count"] == 2
     assert scalar(engine, "SELECT COUNT(*) FROM products WHERE deleted_at IS NOT NULL") == 2
-    assert scalar(engine, "SELECT COUNT(*) FROM products WHERE partner_id = 'globex' AND deleted_at IS NULL") == 3
+    assert (
+        scalar(
+            engine,
+            "SELECT COUNT(*) FROM products WHERE partner_id = 'globex' AND deleted_at IS NULL",
+        )
+        == 3
+    )
     back = process(pipeline, "acme", "products-3.csv", PRODUCTS + "\n")
     report = report_of(back.path)
     assert (report["updated_count"], report["unchanged_count"]) == (2, 1)
@@ -190,7 +255,10 @@ def test_nested_lines_load_with_their_order_and_a_bad_line_rejects_its_order(
 ) -> None:
     pipeline = Pipeline(make_settings(feeds={"orders": {"max_error_rate": 0.5}}), engine)
     orders = [
-        {"orderNumber": "O1", "lines": [{"skuId": "A", "quantity": 1}, {"skuId": "B", "quantity": 2}]},
+        {
+            "orderNumber": "O1",
+            "lines": [{"skuId": "A", "quantity": 1}, {"skuId": "B", "quantity": 2}],
+        },
         {"orderNumber": "O2", "lines": [{"skuId": "A", "quantity": "many"}]},
         {"orderNumber": "O3", "lines": [{"skuId": "C", "quantity": 3}]},
     ]
@@ -204,7 +272,9 @@ def test_nested_lines_load_with_their_order_and_a_bad_line_rejects_its_order(
     assert scalar(engine, "SELECT COUNT(*) FROM order_line_items WHERE order_number = 'O2'") == 0
 
 
-def test_partner_file_with_own_headers_and_encoding_loads(make_settings: SettingsFactory, engine: Engine) -> None:
+def test_partner_file_with_own_headers_and_encoding_loads(
+    make_settings: SettingsFactory, engine: Engine
+) -> None:
     settings = make_settings(
         partners={
             "globex": {
@@ -219,8 +289,17 @@ def test_partner_file_with_own_headers_and_encoding_loads(make_settings: Setting
     report = report_of(outcome.path)
     assert outcome.status == JobStatus.COMPLETED, report
     assert report["inserted_count"] == 5
-    assert set(report["unknown_columns"]) == {"InvoiceNo", "Quantity", "InvoiceDate", "CustomerID", "Country"}
-    assert scalar(engine, "SELECT name FROM products WHERE sku = '21730'") == "GLASS STAR FROSTED T-LIGHT HOLDER – CAFÉ"
+    assert set(report["unknown_columns"]) == {
+        "InvoiceNo",
+        "Quantity",
+        "InvoiceDate",
+        "CustomerID",
+        "Country",
+    }
+    assert (
+        scalar(engine, "SELECT name FROM products WHERE sku = '21730'")
+        == "GLASS STAR FROSTED T-LIGHT HOLDER – CAFÉ"
+    )
 
 
 def test_broken_samples_fail_with_reports(pipeline: Pipeline, engine: Engine) -> None:

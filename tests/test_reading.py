@@ -15,7 +15,9 @@ def read(path: Path, **options: object) -> tuple[list[str], pl.DataFrame, dict[s
         return table.headers, frame, children
 
 
-def test_csv_rows_carry_their_line_numbers_across_quoted_newlines_and_batches(tmp_path: Path) -> None:
+def test_csv_rows_carry_their_line_numbers_across_quoted_newlines_and_batches(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "p.csv"
     path.write_bytes(
         b'\xef\xbb\xbfsku,name\r\nA1,"two\r\nlines"\r\n\r\nA2,"say ""hi"""\r\nA3,plain\r\n'

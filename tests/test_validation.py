@@ -14,11 +14,16 @@ def check(feed: str, rows: dict[str, list[str | None]], **context: object):  # t
 
 
 def problems(result) -> list[tuple[int, str, str | None]]:  # type: ignore[no-untyped-def]
-    return [(r["row"], r["column"], r["value"]) for r in result.problems.sort("row", "column").to_dicts()]
+    return [
+        (r["row"], r["column"], r["value"])
+        for r in result.problems.sort("row", "column").to_dicts()
+    ]
 
 
 def test_good_product_is_typed_and_name_defaults_to_sku() -> None:
-    result = check("products", {"sku": [" A1 "], "price": ["19.99"], "in_stock": ["Yes"], "qoh": ["3.0"]})
+    result = check(
+        "products", {"sku": [" A1 "], "price": ["19.99"], "in_stock": ["Yes"], "qoh": ["3.0"]}
+    )
     assert result.problems.is_empty()
     row = result.rows.row(0, named=True)
     assert (row["partner_id"], row["sku"], row["name"]) == ("acme", "A1", "A1")
@@ -65,7 +70,10 @@ def test_dates_accept_iso_and_configured_formats_and_bucket_weeks() -> None:
     assert {r["week_starting"] for r in rows} == {date(2026, 11, 2)}
     assert [r["location_id"] for r in rows] == ["acme-WH1"] * 3
     assert [r["channel"] for r in rows] == ["ALL"] * 3
-    assert [(r["actual_demand"], r["forecasted_demand"]) for r in rows][1] == (Decimal(0), Decimal(0))
+    assert [(r["actual_demand"], r["forecasted_demand"]) for r in rows][1] == (
+        Decimal(0),
+        Decimal(0),
+    )
     assert rows[0]["forecasted_demand"] == Decimal(5)
 
 
@@ -79,7 +87,15 @@ def test_datetime_variants_of_the_conventions_document() -> None:
         "2016-10-03",
         "03/10/2016",
     ]
-    result = check("reviews", {"review_id": [str(i) for i in range(7)], "sku": ["s"] * 7, "rating": ["5"] * 7, "submitted_at": values})
+    result = check(
+        "reviews",
+        {
+            "review_id": [str(i) for i in range(7)],
+            "sku": ["s"] * 7,
+            "rating": ["5"] * 7,
+            "submitted_at": values,
+        },
+    )
     assert problems(result) == [(8, "submitted_at", "03/10/2016")]
     assert result.rows.get_column("submitted_at").to_list() == [
         datetime(2016, 10, 3, 11, 34, 56, tzinfo=UTC),
@@ -92,13 +108,19 @@ def test_datetime_variants_of_the_conventions_document() -> None:
 
 
 def test_enums_match_case_insensitively_and_store_canonical() -> None:
-    result = check("orders", {"order_number": ["1", "2", "3"], "status": ["shipped", "PRE_ORDER", "Teleported"]})
+    result = check(
+        "orders",
+        {"order_number": ["1", "2", "3"], "status": ["shipped", "PRE_ORDER", "Teleported"]},
+    )
     assert problems(result) == [(4, "status", "Teleported")]
     assert result.rows.get_column("status").to_list() == ["Shipped", "PreOrder"]
 
 
 def test_status_defaults_to_pending_and_email_is_lowercased() -> None:
-    po = check("purchase_orders", {"po_number": ["P1"], "supplier_id": ["S"], "destination_location_id": ["WH"]})
+    po = check(
+        "purchase_orders",
+        {"po_number": ["P1"], "supplier_id": ["S"], "destination_location_id": ["WH"]},
+    )
     assert po.rows.get_column("status").to_list() == ["PENDING"]
     customer = check("customers", {"email": ["Ana@Example.COM"]})
     assert customer.rows.get_column("email").to_list() == ["ana@example.com"]
@@ -108,6 +130,8 @@ def test_duplicate_keys_reject_names_all_rows_or_keep_last() -> None:
     keys = pl.DataFrame({"_row": [2, 3, 4], "partner_id": ["p"] * 3, "sku": ["A", "B", "A"]})
     found, dropped = duplicate_keys(keys, ("partner_id", "sku"), keep_last=False)
     assert sorted(dropped) == [2, 4]
-    assert found.get_column("error").to_list() == ["duplicate key: the same sku is on rows 2, 4"] * 2
+    assert (
+        found.get_column("error").to_list() == ["duplicate key: the same sku is on rows 2, 4"] * 2
+    )
     found, dropped = duplicate_keys(keys, ("partner_id", "sku"), keep_last=True)
     assert found.is_empty() and dropped == [2]

@@ -15,7 +15,9 @@ class Backend(Protocol):
     differs: str
     """null-safe inequality operator"""
 
-    def create_staging(self, connection: Connection, staging: str, target: str, columns: str) -> None: ...
+    def create_staging(
+        self, connection: Connection, staging: str, target: str, columns: str
+    ) -> None: ...
 
     def copy_rows(self, connection: Connection, staging: str, frame: pl.DataFrame) -> None: ...
 
@@ -27,7 +29,9 @@ class Backend(Protocol):
 class SqliteBackend:
     differs = "IS NOT"
 
-    def create_staging(self, connection: Connection, staging: str, target: str, columns: str) -> None:
+    def create_staging(
+        self, connection: Connection, staging: str, target: str, columns: str
+    ) -> None:
         connection.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{staging}")
         connection.exec_driver_sql(
             f"CREATE TEMP TABLE {staging} AS SELECT {columns}, CAST(NULL AS INTEGER) AS "
@@ -36,7 +40,9 @@ class SqliteBackend:
 
     def copy_rows(self, connection: Connection, staging: str, frame: pl.DataFrame) -> None:
         """executemany over driver-native values; the conversion itself is vectorized."""
-        native = frame.with_columns(_sqlite_native(name, dtype) for name, dtype in frame.schema.items())
+        native = frame.with_columns(
+            _sqlite_native(name, dtype) for name, dtype in frame.schema.items()
+        )
         placeholders = ", ".join("?" * native.width)
         names = ", ".join(native.columns)
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -70,7 +76,9 @@ def _sqlite_native(name: str, dtype: pl.DataType) -> pl.Expr:
 class PostgresBackend:
     differs = "IS DISTINCT FROM"
 
-    def create_staging(self, connection: Connection, staging: str, target: str, columns: str) -> None:
+    def create_staging(
+        self, connection: Connection, staging: str, target: str, columns: str
+    ) -> None:
         connection.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{staging}")
         connection.exec_driver_sql(
             f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT {columns}, "

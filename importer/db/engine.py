@@ -10,7 +10,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import SQLModel
 
+from importer.db.ledger import ImportJob, RowChange
 from importer.exceptions import ConfigError
+from importer.feeds import FEEDS
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -55,7 +57,5 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 
 def create_schema(engine: Engine) -> None:
     """Create every missing table; existing tables and their rows are left as they are."""
-    import importer.db.ledger  # noqa: F401  (registers the ledger tables)
-    import importer.feeds  # noqa: F401  (registers the feed tables)
-
-    SQLModel.metadata.create_all(engine)
+    tables = [ImportJob, RowChange, *(spec.model for spec in FEEDS.values())]
+    SQLModel.metadata.create_all(engine, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]

@@ -128,7 +128,10 @@ class Ledger:
     def changes(self, job_id: int, limit: int = 20) -> list[RowChange]:
         with Session(self.engine) as session:
             statement = (
-                select(RowChange).where(RowChange.job_id == job_id).order_by(col(RowChange.id)).limit(limit)
+                select(RowChange)
+                .where(RowChange.job_id == job_id)
+                .order_by(col(RowChange.id))
+                .limit(limit)
             )
             return list(session.exec(statement))
 

@@ -113,7 +113,11 @@ class FileLoad:
         values = [c for c in spec.data_columns if c not in spec.key]
         assignments = ", ".join(
             [f"{c} = excluded.{c}" for c in values]
-            + ["last_job_id = excluded.last_job_id", "updated_at = excluded.updated_at", "deleted_at = NULL"]
+            + [
+                "last_job_id = excluded.last_job_id",
+                "updated_at = excluded.updated_at",
+                "deleted_at = NULL",
+            ]
         )
         self.connection.execute(
             _sql(

@@ -12,9 +12,6 @@ BOOKKEEPING_COLUMNS = frozenset(
     {"first_job_id", "last_job_id", "created_at", "updated_at", "deleted_at"}
 )
 
-MONEY = {"max_digits": 18, "decimal_places": 4}
-"""Decimal money: up to 14 digits before the point and 4 after."""
-
 
 def timestamp_column() -> DateTime:
     return DateTime(timezone=True)

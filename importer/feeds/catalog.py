@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlmodel import Field
 
-from importer.feeds.base import MONEY, FeedRow
+from importer.feeds.base import FeedRow
 from importer.feeds.spec import FeedSpec
 
 
@@ -21,9 +21,15 @@ class Product(FeedRow, table=True):
     color: str | None = Field(default=None, max_length=100)
     gender: str | None = Field(default=None, max_length=50)
     master_sku: str | None = Field(default=None, max_length=100)
-    store_id: str | None = Field(default=None, max_length=100, description="store for multi-store pricing")
-    price: Decimal | None = Field(default=None, ge=0, **MONEY, description="list price")  # type: ignore[arg-type]
-    msrp: Decimal | None = Field(default=None, ge=0, **MONEY, description="retail price")  # type: ignore[arg-type]
+    store_id: str | None = Field(
+        default=None, max_length=100, description="store for multi-store pricing"
+    )
+    price: Decimal | None = Field(
+        default=None, ge=0, max_digits=18, decimal_places=4, description="list price"
+    )
+    msrp: Decimal | None = Field(
+        default=None, ge=0, max_digits=18, decimal_places=4, description="retail price"
+    )
     qoh: int | None = Field(default=None, description="quantity on hand")
     in_stock: bool | None = Field(default=None)
     on_sale: bool | None = Field(default=None)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlmodel import Field
 
-from importer.feeds.base import MONEY, FeedRow
+from importer.feeds.base import FeedRow
 from importer.feeds.spec import FeedSpec
 
 
@@ -17,7 +17,7 @@ class CompetitorPrice(FeedRow, table=True):
     sku: str = Field(primary_key=True, max_length=100)
     competitor: str = Field(primary_key=True, max_length=100, description="competitor name")
     observed_on: date = Field(primary_key=True, description="day the price was seen")
-    price: Decimal = Field(ge=0, **MONEY)  # type: ignore[arg-type]
+    price: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
     currency: str | None = Field(default=None, max_length=3, description="ISO 4217 code")
     in_stock: bool | None = Field(default=None)
     url: str | None = Field(default=None, max_length=500)

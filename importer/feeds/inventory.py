@@ -10,8 +10,6 @@ from sqlmodel import Field
 from importer.feeds.base import FeedRow
 from importer.feeds.spec import FeedSpec
 
-QUANTITY = {"ge": 0, "le": 1_000_000_000}
-
 
 class InventoryLevel(FeedRow, table=True):
     __tablename__ = "inventory_levels"
@@ -20,9 +18,9 @@ class InventoryLevel(FeedRow, table=True):
     location_id: str = Field(
         primary_key=True, max_length=130, description="stored as {partner}-{location}"
     )
-    quantity_on_hand: int = Field(default=0, **QUANTITY, description="physical stock")  # type: ignore[arg-type]
-    quantity_reserved: int = Field(default=0, **QUANTITY)  # type: ignore[arg-type]
-    reorder_point: int = Field(default=0, **QUANTITY)  # type: ignore[arg-type]
+    quantity_on_hand: int = Field(default=0, ge=0, le=1_000_000_000, description="physical stock")
+    quantity_reserved: int = Field(default=0, ge=0, le=1_000_000_000)
+    reorder_point: int = Field(default=0, ge=0, le=1_000_000_000)
     as_of: date | None = Field(default=None, description="day the level was counted")
 
 

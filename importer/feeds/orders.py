@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlmodel import Field
 
-from importer.feeds.base import MONEY, FeedRow, timestamp_column
+from importer.feeds.base import FeedRow, timestamp_column
 from importer.feeds.enums import DiscountType, OrderStatus
 from importer.feeds.spec import ChildSpec, FeedSpec
 
@@ -23,11 +23,11 @@ class Order(FeedRow, table=True):
     store_number: str | None = Field(default=None, max_length=100)
     source: str | None = Field(default=None, max_length=25, description="online, POS, ...")
     coupon_code: str | None = Field(default=None, max_length=32)
-    item_total: Decimal | None = Field(default=None, **MONEY)  # type: ignore[arg-type]
-    tax_total: Decimal | None = Field(default=None, **MONEY)  # type: ignore[arg-type]
-    shipping_total: Decimal | None = Field(default=None, **MONEY)  # type: ignore[arg-type]
-    handling_total: Decimal | None = Field(default=None, **MONEY)  # type: ignore[arg-type]
-    order_total: Decimal | None = Field(default=None, **MONEY)  # type: ignore[arg-type]
+    item_total: Decimal | None = Field(default=None, max_digits=18, decimal_places=4)
+    tax_total: Decimal | None = Field(default=None, max_digits=18, decimal_places=4)
+    shipping_total: Decimal | None = Field(default=None, max_digits=18, decimal_places=4)
+    handling_total: Decimal | None = Field(default=None, max_digits=18, decimal_places=4)
+    order_total: Decimal | None = Field(default=None, max_digits=18, decimal_places=4)
     shipping_method: str | None = Field(default=None, max_length=32)
     ship_date: datetime | None = Field(default=None, sa_type=timestamp_column())
     tracking_number: str | None = Field(default=None, max_length=32)
@@ -39,12 +39,16 @@ class OrderLineItem(FeedRow, table=True):
     order_number: str = Field(primary_key=True, max_length=50)
     sku: str = Field(primary_key=True, max_length=100)
     quantity: int = Field(ge=0, le=2_147_483_647)
-    price: Decimal | None = Field(default=None, ge=0, **MONEY, description="price of one unit")  # type: ignore[arg-type]
-    discounted_price: Decimal | None = Field(default=None, ge=0, **MONEY)  # type: ignore[arg-type]
-    item_total: Decimal | None = Field(default=None, **MONEY)  # type: ignore[arg-type]
-    item_discount_total: Decimal | None = Field(default=None, **MONEY)  # type: ignore[arg-type]
+    price: Decimal | None = Field(
+        default=None, ge=0, max_digits=18, decimal_places=4, description="price of one unit"
+    )
+    discounted_price: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=4)
+    item_total: Decimal | None = Field(default=None, max_digits=18, decimal_places=4)
+    item_discount_total: Decimal | None = Field(default=None, max_digits=18, decimal_places=4)
     discount_type: str | None = Field(default=None, max_length=32)
-    location_id: str | None = Field(default=None, max_length=130, description="fulfillment location")
+    location_id: str | None = Field(
+        default=None, max_length=130, description="fulfillment location"
+    )
     status: str | None = Field(default=None, max_length=16)
     ship_date: datetime | None = Field(default=None, sa_type=timestamp_column())
     tracking_number: str | None = Field(default=None, max_length=32)
@@ -69,7 +73,11 @@ ORDERS = FeedSpec(
     description="Customer order headers; lines may be nested as items (or lines).",
     patterns=("orders*", "order_*"),
     envelopes=("orders",),
-    aliases={"external_order_id": "order_number", "order_id": "order_number", "order_date": "date_entered"},
+    aliases={
+        "external_order_id": "order_number",
+        "order_id": "order_number",
+        "order_date": "date_entered",
+    },
     choices={"status": OrderStatus},
     tracked=("status", "order_total", "ship_date", "tracking_number"),
     children=(
@@ -79,5 +87,9 @@ ORDERS = FeedSpec(
             inherited={"order_number": "order_number"},
         ),
     ),
-    examples={"order_number": "SO-5001", "date_entered": "2026-11-02T14:05:00Z", "status": "Shipped"},
+    examples={
+        "order_number": "SO-5001",
+        "date_entered": "2026-11-02T14:05:00Z",
+        "status": "Shipped",
+    },
 )

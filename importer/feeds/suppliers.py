@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlmodel import Field
 
-from importer.feeds.base import MONEY, FeedRow
+from importer.feeds.base import FeedRow
 from importer.feeds.enums import PurchaseOrderStatus
 from importer.feeds.spec import ChildSpec, FeedSpec
 
@@ -40,7 +40,7 @@ class PurchaseOrderLine(FeedRow, table=True):
     po_number: str = Field(primary_key=True, max_length=100)
     sku: str = Field(primary_key=True, max_length=100)
     quantity: Decimal = Field(gt=0, max_digits=18, decimal_places=4)
-    unit_cost: Decimal = Field(ge=0, **MONEY)  # type: ignore[arg-type]
+    unit_cost: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
 
 
 SUPPLIERS = FeedSpec(
