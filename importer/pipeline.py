@@ -153,7 +153,8 @@ class Pipeline:
         report = build_report(job, problems, result, self.settings.reports.max_errors_listed)
         report_path = write_reports(report, problems, destination)
         os.rename(claimed, destination)
-        logger.info(
+        logger.log(
+            "WARNING" if status == JobStatus.FAILED else "INFO",
             "{status} {partner}/{file} feed={feed} rows={rows} inserted={ins} updated={upd} "
             "unchanged={unch} failed={failed} in {ms} ms{why}",
             status=status.value,

@@ -214,7 +214,7 @@ def _problem(rule: ColumnRule, spec: FeedSpec) -> pl.Expr:
     checks: list[tuple[pl.Expr, str]] = []
     if rule.required:
         checks.append((text.is_null(), "required value is missing"))
-    checks.append((text.is_not_null() & typed.is_null(), _type_message(rule, spec)))
+    checks.append((text.is_not_null() & typed.is_null(), _type_message(rule)))
     checks += _bounds(rule, typed)
     if rule.max_length is not None:
         checks.append(
@@ -243,7 +243,7 @@ def _bounds(rule: ColumnRule, typed: pl.Expr) -> list[tuple[pl.Expr, str]]:
     return checks
 
 
-def _type_message(rule: ColumnRule, spec: FeedSpec) -> str:
+def _type_message(rule: ColumnRule) -> str:
     match rule.kind:
         case Kind.STRING if rule.choices:
             return f"must be one of: {', '.join(rule.choices)}"
