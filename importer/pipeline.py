@@ -16,10 +16,11 @@ from pathlib import Path
 import polars as pl
 from loguru import logger
 from sqlalchemy import Connection, Engine, update
+from sqlalchemy.exc import OperationalError
 
 from importer.config import Settings
 from importer.db.ledger import ImportJob, JobStatus, Ledger, utc_now
-from importer.exceptions import TerminalError, TransientError
+from importer.exceptions import DatabaseUnavailableError, TerminalError, TransientError
 from importer.feeds import FeedSpec
 from importer.importing import ImportResult, import_file
 from importer.inbox import Inbox
@@ -57,7 +58,10 @@ class Pipeline:
     def process(self, path: Path, partner_id: str) -> Outcome | None:
         """Take one file from ``incoming/``; None when another worker claimed it first."""
         check_partner_id(partner_id)
-        job = self.ledger.open_job(partner_id, path.name, str(path))
+        try:
+            job = self.ledger.open_job(partner_id, path.name, str(path))
+        except OperationalError as exc:
+            raise DatabaseUnavailableError(f"database unavailable: {exc.orig or exc}") from exc
         assert job.id is not None
         try:
             claimed = self.inbox.claim(path, partner_id, job.id)
@@ -67,6 +71,9 @@ class Pipeline:
         job.stored_path, job.started_at = str(claimed), utc_now()
         try:
             return self._process_claimed(job, claimed)
+        except OperationalError as exc:
+            self.inbox.put_back(claimed, partner_id, job.file_name)
+            raise DatabaseUnavailableError(f"database unavailable: {exc.orig or exc}") from exc
         except TransientError:
             self.inbox.put_back(claimed, partner_id, job.file_name)
             raise
@@ -96,6 +103,13 @@ class Pipeline:
             )
         except TerminalError as exc:
             return self._fail(job, claimed, spec, str(exc), problems_frame(exc.problems))
+        except (TransientError, OperationalError):
+            raise
+        except Exception as exc:
+            # A defect must cost one file, not the daemon: the file waits in failed/ for a retry.
+            logger.exception("internal error while loading {}/{}", job.partner_id, job.file_name)
+            message = f"internal error ({type(exc).__name__}); the operator has the details"
+            return self._fail(job, claimed, spec, message, empty_problems())
         if result.rejection is not None:
             return self._fail(job, claimed, spec, result.rejection, result.problems, result)
         return self._finish(job, claimed, JobStatus.COMPLETED, result.problems, result)

@@ -330,3 +330,35 @@ def test_unsafe_partner_ids_are_refused(pipeline: Pipeline, settings: Settings) 
 
     with pytest.raises(UnroutableFileError):
         pipeline.process(settings.inbox.root / "x.csv", "../etc")
+
+
+def test_unreachable_database_leaves_the_file_in_incoming(tmp_path: Path) -> None:
+    from importer.db.engine import make_engine
+    from importer.exceptions import DatabaseUnavailableError
+
+    settings = Settings.model_validate(
+        {
+            "database": {"url": "postgresql://postgres@127.0.0.1:1/none"},
+            "inbox": {"root": str(tmp_path / "inbox")},
+        }
+    )
+    pipeline = Pipeline(settings, make_engine(settings.database.url))
+    path = drop_file(pipeline, "acme", "products.csv", PRODUCTS)
+    with pytest.raises(DatabaseUnavailableError):
+        pipeline.process(path, "acme")
+    assert path.read_text() == PRODUCTS
+
+
+def test_a_defect_fails_one_file_and_keeps_it(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importer.pipeline
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(importer.pipeline, "import_file", broken)
+    outcome = process(pipeline, "acme", "products.csv", PRODUCTS)
+    assert outcome.status == JobStatus.FAILED
+    assert outcome.path.read_text() == PRODUCTS
+    assert "internal error (ZeroDivisionError)" in str(report_of(outcome.path)["message"])
