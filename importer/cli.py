@@ -169,7 +169,6 @@ def _named_files(inbox: Inbox, paths: list[Path], partner: str | None) -> list[t
 
 def _validate(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database.url)
-    create_schema(engine)
     partner_id = check_partner_id(args.partner)
     started = utc_now()
     job = ImportJob(partner_id=partner_id, file_name=args.file.name, source_path=str(args.file))

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from importer.config import FeedSettings, Settings
+from importer.db.engine import create_schema
 from importer.db.loader import FileLoad, MergeCounts
 from importer.exceptions import DatabaseUnavailableError
 from importer.feeds import FEEDS, ChildSpec, FeedSpec
@@ -84,6 +85,9 @@ def import_file(
             with engine.connect() as connection:
                 transaction = connection.begin()
                 try:
+                    if finish is None:
+                        # A dry run may meet an empty database; its tables vanish with the rollback.
+                        create_schema(connection)
                     load = FileLoad(connection, job_id, now)
                     result = _run(raw, spec, feed_settings, context, aliases, load)
                     if result.rejection is None and finish is not None:

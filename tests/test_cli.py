@@ -72,6 +72,7 @@ def test_process_without_partner_outside_inbox_is_a_usage_error(
 def test_validate_reports_without_writing(tmp_path: Path, database_url: str) -> None:
     config = write_config(tmp_path, database_url)
     good = importer(config, "validate", str(SAMPLES / "acme" / "products.csv"))
+    assert not (tmp_path / "inbox").exists()
     assert good.returncode == 0, good.stderr
     report = json.loads(good.stdout)
     assert (report["status"], report["inserted_count"], report["dry_run"]) == ("COMPLETED", 5, True)
@@ -88,6 +89,7 @@ def test_validate_reports_without_writing(tmp_path: Path, database_url: str) -> 
     again = importer(config, "validate", str(SAMPLES / "acme" / "products.csv"))
     assert json.loads(again.stdout)["inserted_count"] == 5
     assert importer(config, "jobs").stdout.strip().count("\n") == 0
+    assert importer(config, "db", "upgrade").returncode == 0
 
 
 def test_feeds_markdown_describes_every_feed(tmp_path: Path, database_url: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import SQLModel
@@ -55,7 +55,7 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_schema(engine: Engine) -> None:
+def create_schema(bind: Engine | Connection) -> None:
     """Create every missing table; existing tables and their rows are left as they are."""
     tables = [ImportJob, RowChange, *(spec.model for spec in FEEDS.values())]
-    SQLModel.metadata.create_all(engine, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
+    SQLModel.metadata.create_all(bind, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
