@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from loguru import logger
 
-from importer.config import Settings, load_settings
+from importer.config import Settings, config_path, load_settings
 from importer.daemon import Daemon
 from importer.db.engine import create_schema, make_engine
 from importer.db.ledger import ImportJob, JobStatus, Ledger, utc_now
-from importer.exceptions import ConfigError, ImporterError, TerminalError, TransientError
+from importer.dispatch import Dispatcher, reconcile
+from importer.exceptions import ConfigError, ImporterError, TerminalError
 from importer.feed_docs import feeds_markdown
 from importer.feeds import FEEDS
 from importer.importing import import_file
 from importer.inbox import Inbox
+from importer.locks import SingleDaemonLock, lane_locks_for
 from importer.logs import configure_logging
 from importer.pipeline import Pipeline, build_report
 from importer.problems import problems_frame
 from importer.routing import check_partner_id, feed_patterns, route
+from importer.scanning import Candidate, waiting
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -55,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run as a daemon: process files as they arrive")
     run.set_defaults(handler=_run)
+
+    retry = commands.add_parser("retry", help="put a failed job's file back into incoming/")
+    retry.add_argument("id", type=int)
+    retry.set_defaults(handler=_retry)
 
     process = commands.add_parser(
         "process", help="process waiting files, or the named ones, then exit"
@@ -115,56 +124,94 @@ def _pipeline(settings: Settings) -> Pipeline:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    daemon = Daemon(settings, _pipeline(settings))
-    daemon.install_signal_handlers()
-    daemon.run()
+    with _single_daemon(settings):
+        engine = make_engine(settings.database.url)
+        create_schema(engine)
+        daemon = Daemon(config_path(args.config), settings, engine)
+        daemon.install_signal_handlers()
+        daemon.run()
     return EXIT_OK
 
 
-def _process(args: argparse.Namespace, settings: Settings) -> int:
-    pipeline = _pipeline(settings)
-    inbox = pipeline.inbox
+@contextmanager
+def _single_daemon(settings: Settings) -> Iterator[None]:
+    lock = SingleDaemonLock(settings.database.url)
+    lock.acquire()
     try:
-        work = _named_files(inbox, args.paths, args.partner) if args.paths else inbox.waiting()
-    except TerminalError as exc:
-        print(f"importer: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    exit_code = EXIT_OK
-    for partner_id, path in work:
+        yield
+    finally:
+        lock.release()
+
+
+def _process(args: argparse.Namespace, settings: Settings) -> int:
+    with _single_daemon(settings):
+        pipeline = _pipeline(settings)
+        locks = lane_locks_for(pipeline.engine)
         try:
-            outcome = pipeline.process(path, partner_id)
-        except TransientError as exc:
-            logger.error(
-                "{}/{} left in incoming/ for another attempt: {}", partner_id, path.name, exc
+            work = (
+                _named_files(pipeline.inbox, args.paths, args.partner)
+                if args.paths
+                else waiting(settings, pipeline.inbox)
             )
-            exit_code = EXIT_FAILED
-            continue
-        if outcome is not None and outcome.status == JobStatus.FAILED:
-            exit_code = EXIT_FAILED
-    return exit_code
+        except TerminalError as exc:
+            print(f"importer: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        reconcile(pipeline, locks)
+        dispatcher = Dispatcher(pipeline, locks, settings.daemon.workers, threading.Event())
+        dispatcher.submit(work)
+        dispatcher.drain()
+        dispatcher.shutdown()
+    if dispatcher.fault is not None:
+        logger.error("{}; the files are back in incoming/ for another attempt", dispatcher.fault)
+        return EXIT_FAILED
+    return EXIT_FAILED if dispatcher.failed_any() else EXIT_OK
 
 
-def _named_files(inbox: Inbox, paths: list[Path], partner: str | None) -> list[tuple[str, Path]]:
+def _named_files(inbox: Inbox, paths: list[Path], partner: str | None) -> list[Candidate]:
     """Files already in ``incoming/<partner>/`` are taken there; others are copied in first."""
     files = [
         f
         for p in paths
         for f in (sorted(x for x in p.iterdir() if x.is_file()) if p.is_dir() else [p])
     ]
-    work = []
+    work: list[Candidate] = []
     for file in files:
         if not file.is_file():
             raise TerminalError(f"{file}: no such file")
         owner = inbox.partner_of(file)
         if owner is not None:
-            work.append((owner, file))
+            work.append(Candidate(owner, file, len(work), 0, require_marker=False))
         elif partner is None:
             raise TerminalError(
                 f"{file} is outside {inbox.incoming}/<partner>/: name the partner with --partner"
             )
         else:
-            work.append((partner, inbox.deliver(file, check_partner_id(partner))))
+            delivered = inbox.deliver(file, check_partner_id(partner))
+            work.append(Candidate(partner, delivered, len(work), 0, require_marker=False))
     return work
+
+
+def _retry(args: argparse.Namespace, settings: Settings) -> int:
+    pipeline = _pipeline(settings)
+    job = pipeline.ledger.get(args.id)
+    if job is None:
+        print(f"importer: no job {args.id}", file=sys.stderr)
+        return EXIT_FAILED
+    stored = Path(job.stored_path) if job.stored_path else None
+    if job.status != JobStatus.FAILED or stored is None or not stored.is_file():
+        print(
+            f"importer: job {args.id} is {job.status}; only a FAILED job whose file is still in "
+            "failed/ can be retried",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    target = pipeline.inbox.put_back(stored, job.partner_id, job.file_name)
+    job.retried_at = utc_now()
+    pipeline.ledger.update(job)
+    print(
+        f"job {job.id}: {job.file_name} is back in {target.parent}; its next job notes retry_of={job.id}"
+    )
+    return EXIT_OK
 
 
 def _validate(args: argparse.Namespace, settings: Settings) -> int:

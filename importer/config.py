@@ -32,13 +32,60 @@ class DatabaseSettings(_Section):
 
 class InboxSettings(_Section):
     root: Path = Path("inbox")
+    stable_seconds: float = Field(
+        default=2.0, ge=0, description="size and mtime unchanged this long"
+    )
+    require_done_marker: bool = Field(
+        default=False, description="take x.csv only once x.csv.done or x.csv.ok exists"
+    )
+
+
+class LocalSource(_Section):
+    """A folder outside the inbox whose files all belong to one partner."""
+
+    type: Literal["local"] = "local"
+    path: Path
+    partner: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    stable_seconds: float | None = Field(default=None, ge=0)
+    require_done_marker: bool = False
 
 
 class DaemonSettings(_Section):
-    poll_interval_s: float = Field(default=2.0, gt=0, description="pause between inbox scans")
+    workers: int = Field(default=2, ge=1, le=64, description="files processed in parallel")
+    poll_interval_s: float = Field(default=2.0, gt=0, description="pause between full rescans")
     max_backoff_s: float = Field(
         default=60.0, gt=0, description="longest wait after a transient fault"
     )
+    stop_timeout_s: float = Field(
+        default=60.0, ge=0, description="how long SIGTERM waits for files in flight"
+    )
+
+
+class RetentionSettings(_Section):
+    days: int = Field(default=30, ge=0, description="0 keeps done/ and failed/ forever")
+    at: str = Field(default="03:30", pattern=r"^\d{2}:\d{2}$", description="daily run, HH:MM")
+
+
+class ExpectedFeed(_Section):
+    """A feed that must have arrived (loaded or duplicate) by a time of day."""
+
+    partner: str
+    feed: str
+    by: str = Field(pattern=r"^\d{2}:\d{2}$", description="HH:MM")
+    days: str = Field(default="*", description="cron day_of_week, e.g. mon-fri")
+    timezone: str = "UTC"
+
+    @field_validator("feed")
+    @classmethod
+    def _known_feed(cls, feed: str) -> str:
+        if feed not in FEEDS:
+            raise ValueError(f"unknown feed {feed!r}; built-in feeds are {sorted(FEEDS)}")
+        return feed
+
+
+class MetricsSettings(_Section):
+    port: int = Field(default=0, ge=0, le=65535, description="0 turns the endpoint off")
+    host: str = "127.0.0.1"
 
 
 class ReportSettings(_Section):
@@ -75,6 +122,10 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     inbox: InboxSettings = InboxSettings()
     daemon: DaemonSettings = DaemonSettings()
+    retention: RetentionSettings = RetentionSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    sources: list[LocalSource] = []
+    expected_feeds: list[ExpectedFeed] = []
     reports: ReportSettings = ReportSettings()
     logging: LoggingSettings = LoggingSettings()
     feeds: dict[str, FeedSettings] = {}

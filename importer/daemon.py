@@ -1,54 +1,175 @@
-"""``importer run``: scan the inbox, process what is waiting, repeat until told to stop.
+"""``importer run``: watch, wait for files to be complete, process them, repeat until stopped.
 
-A transient fault (database down) leaves the file in ``incoming/`` and doubles the pause before
-the next scan, up to ``max_backoff_s``; SIGTERM or SIGINT finish the file in hand, then exit 0.
+Start-up settles what a crash left in ``processing/``. Events wake the loop early; a periodic
+rescan (APScheduler) finds what events missed and settles files orphaned by another daemon. A
+transient fault pauses the scanning with a doubling backoff; the files stay where they are.
+SIGTERM/SIGINT stop taking files and wait ``stop_timeout_s`` for those in hand; SIGHUP reloads
+the configuration (all but the database and the inbox root, which need a restart).
 """
 
 from __future__ import annotations
 
 import signal
 import threading
+import time
+from pathlib import Path
 from types import FrameType
 
 from loguru import logger
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
-from importer.config import Settings
-from importer.exceptions import TransientError
+from importer import metrics
+from importer.config import Settings, load_settings
+from importer.dispatch import Dispatcher, reconcile
+from importer.exceptions import ConfigError, DatabaseUnavailableError, TransientError
+from importer.locks import lane_locks_for
+from importer.logs import configure_logging
+from importer.notify import sd_notify, watchdog_interval_s
 from importer.pipeline import Pipeline
+from importer.scanning import Candidate, waiting
+from importer.schedules import start_scheduler
+from importer.stability import StabilityGate
+from importer.watcher import watch
+
+RESTART_ONLY = ("database", "inbox", "metrics")
+"""settings a running daemon cannot change: its connections, its folders, its listening port"""
 
 
 class Daemon:
-    def __init__(self, settings: Settings, pipeline: Pipeline) -> None:
+    def __init__(self, config_path: Path, settings: Settings, engine: Engine) -> None:
+        self.config_path = config_path
         self.settings = settings
-        self.pipeline = pipeline
+        self.engine = engine
+        self.pipeline = Pipeline(settings, engine)
+        self.pipeline.inbox.ensure()
+        self.locks = lane_locks_for(engine)
         self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self._reload = threading.Event()
+        self._reconcile_due = threading.Event()
+        self.gate = StabilityGate()
+        self.dispatcher = Dispatcher(
+            self.pipeline, self.locks, settings.daemon.workers, self.stopping
+        )
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGHUP, self._request_reload)
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
         logger.info(
-            "{} received: finishing the file in hand, then stopping", signal.Signals(signum).name
+            "{} received: finishing files in hand, then stopping", signal.Signals(signum).name
         )
         self.stopping.set()
+        self.wake.set()
+
+    def _request_reload(self, _signum: int, _frame: FrameType | None) -> None:
+        self._reload.set()
+        self.wake.set()
+
+    def _start_background(self) -> None:
+        folders = [self.pipeline.inbox.incoming, *(s.path for s in self.settings.sources)]
+        self._observer = watch(folders, self.wake)
+        self._scheduler = start_scheduler(
+            self.settings, self.engine, self.wake, self._reconcile_due.set
+        )
+
+    def _stop_background(self) -> None:
+        self._scheduler.shutdown(wait=False)
+        self._observer.stop()
 
     def run(self) -> None:
-        interval = self.settings.daemon.poll_interval_s
-        pause = interval
-        logger.info("watching {} (scan every {} s)", self.pipeline.inbox.incoming, interval)
-        while not self.stopping.is_set():
-            try:
-                self.scan_once()
-                pause = interval
-            except TransientError as exc:
-                pause = min(pause * 2, self.settings.daemon.max_backoff_s)
-                logger.warning("{}; files stay in incoming/, next attempt in {:.0f} s", exc, pause)
-            self.stopping.wait(pause)
-        logger.info("stopped")
+        self._reconcile_due.set()
+        self._start_background()
+        if self.settings.metrics.port:
+            metrics.serve(self.settings.metrics.host, self.settings.metrics.port)
+        database = make_url(self.settings.database.url).render_as_string(hide_password=True)
+        logger.info(
+            "watching {} with {} worker(s); database {}",
+            self.pipeline.inbox.incoming,
+            self.settings.daemon.workers,
+            database,
+        )
+        sd_notify("READY=1", "STATUS=watching for files")
+        try:
+            self._loop()
+        finally:
+            sd_notify("STOPPING=1")
+            self._stop_background()
+            if not self.dispatcher.drain(self.settings.daemon.stop_timeout_s):
+                logger.warning("stop timeout: files still in hand are settled at the next start")
+            self.dispatcher.shutdown()
+            logger.info("stopped")
 
-    def scan_once(self) -> None:
-        for partner_id, path in self.pipeline.inbox.waiting():
-            if self.stopping.is_set():
-                return
-            self.pipeline.process(path, partner_id)
+    def _loop(self) -> None:
+        watchdog = watchdog_interval_s()
+        backoff, paused_until = self.settings.daemon.poll_interval_s, 0.0
+        while not self.stopping.is_set():
+            self.wake.wait(min(self.settings.daemon.poll_interval_s, watchdog or float("inf")))
+            self.wake.clear()
+            if watchdog:
+                sd_notify("WATCHDOG=1")
+            if self._reload.is_set():
+                self._reload.clear()
+                self.reload()
+            if self.stopping.is_set() or time.monotonic() < paused_until:
+                continue
+            fault = self._scan()
+            if fault is None:
+                backoff = self.settings.daemon.poll_interval_s
+                continue
+            backoff = min(backoff * 2, self.settings.daemon.max_backoff_s)
+            paused_until = time.monotonic() + backoff
+            logger.warning(
+                "{}; files stay where they are, next attempt in {:.0f} s", fault, backoff
+            )
+            sd_notify(f"STATUS=waiting for the database: {fault}")
+
+    def _scan(self) -> TransientError | None:
+        try:
+            if self._reconcile_due.is_set():
+                reconcile(self.pipeline, self.locks)
+                self._reconcile_due.clear()
+            ready = self.ready()
+        except OperationalError as exc:
+            return DatabaseUnavailableError(f"database unavailable: {exc.orig or exc}")
+        self.dispatcher.submit(ready)
+        fault, self.dispatcher.fault = self.dispatcher.fault, None
+        if fault is None:
+            sd_notify(f"STATUS=watching; {len(ready)} file(s) ready")
+        return fault
+
+    def ready(self) -> list[Candidate]:
+        candidates = waiting(self.settings, self.pipeline.inbox)
+        metrics.BACKLOG.set(len(candidates))
+        self.gate.forget_missing(c.path for c in candidates)
+        return [
+            c for c in candidates if self.gate.ready(c.path, c.stable_seconds, c.require_marker)
+        ]
+
+    def reload(self) -> None:
+        """Apply a changed configuration file; the database, inbox root and metrics endpoint stay."""
+        try:
+            new = load_settings(self.config_path)
+        except ConfigError as exc:
+            logger.error("configuration not reloaded, the running one stays: {}", exc)
+            return
+        fixed = [
+            name for name in RESTART_ONLY if getattr(new, name) != getattr(self.settings, name)
+        ]
+        if fixed:
+            logger.warning("{} changed: restart importer to apply", ", ".join(fixed))
+            new = new.model_copy(update={name: getattr(self.settings, name) for name in fixed})
+        if new.daemon.workers != self.settings.daemon.workers:
+            logger.warning("daemon.workers changed: restart importer to apply")
+            workers = {"workers": self.settings.daemon.workers}
+            new = new.model_copy(update={"daemon": new.daemon.model_copy(update=workers)})
+        self.settings = new
+        self.pipeline.settings = new
+        configure_logging(new.logging)
+        self._stop_background()
+        self._start_background()
+        logger.info("configuration reloaded from {}", self.config_path)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from importer.routing import check_partner_id
+from importer.stability import markers_of
 
 TEMPORARY_SUFFIXES = (".part", ".tmp", ".filepart", "~")
 REPORT_SUFFIXES = (".report.json", ".errors.csv")
@@ -40,19 +42,6 @@ class Inbox:
         for folder in (self.incoming, self.processing, self.root / "done", self.root / "failed"):
             folder.mkdir(parents=True, exist_ok=True)
 
-    def waiting(self) -> list[tuple[str, Path]]:
-        """(partner, file) for every file in ``incoming/<partner>/``, oldest first."""
-        found: list[tuple[float, str, str, Path]] = []
-        if not self.incoming.is_dir():
-            return []
-        for partner_dir in sorted(self.incoming.iterdir()):
-            if not partner_dir.is_dir() or partner_dir.is_symlink():
-                continue
-            for entry in partner_dir.iterdir():
-                if entry.is_file() and not entry.is_symlink() and not is_temporary(entry.name):
-                    found.append((entry.stat().st_mtime, partner_dir.name, entry.name, entry))
-        return [(partner, path) for _, partner, _, path in sorted(found)]
-
     def partner_of(self, path: Path) -> str | None:
         """The partner folder a path lies in under ``incoming/``, if it does."""
         try:
@@ -73,11 +62,25 @@ class Inbox:
         return target
 
     def claim(self, path: Path, partner_id: str, job_id: int) -> Path:
-        """Move a file into ``processing/``; FileNotFoundError means someone else took it."""
+        """Move a file into ``processing/``; FileNotFoundError means someone else took it.
+
+        Within one filesystem the rename is the claim. A source on another filesystem is copied
+        under a temporary name first and removed only once the copy is in place.
+        """
         folder = self.processing / check_partner_id(partner_id)
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{job_id}-{path.name}"
-        os.rename(path, target)
+        try:
+            os.rename(path, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            temporary = target.with_name(f".{target.name}.part")
+            shutil.copyfile(path, temporary)
+            os.replace(temporary, target)
+            path.unlink()
+        for marker in markers_of(path):
+            marker.unlink(missing_ok=True)
         return target
 
     def destination(

@@ -18,6 +18,7 @@ from loguru import logger
 from sqlalchemy import Connection, Engine, update
 from sqlalchemy.exc import OperationalError
 
+from importer import metrics
 from importer.config import Settings
 from importer.db.ledger import ImportJob, JobStatus, Ledger, utc_now
 from importer.exceptions import DatabaseUnavailableError, TerminalError, TransientError
@@ -81,6 +82,7 @@ class Pipeline:
     def _process_claimed(self, job: ImportJob, claimed: Path) -> Outcome:
         assert job.id is not None and job.started_at is not None
         job.sha256, job.size_bytes = sha256_of(claimed)
+        job.retry_of = self.ledger.retried_job(job.partner_id, job.sha256)
         try:
             spec = route(job.file_name, self.settings)
         except TerminalError as exc:
@@ -167,13 +169,14 @@ class Pipeline:
         report = build_report(job, problems, result, self.settings.reports.max_errors_listed)
         report_path = write_reports(report, problems, destination)
         os.rename(claimed, destination)
+        _count(job, status)
         logger.log(
             "WARNING" if status == JobStatus.FAILED else "INFO",
             "{status} {partner}/{file} feed={feed} rows={rows} inserted={ins} updated={upd} "
             "unchanged={unch} failed={failed} in {ms} ms{why}",
             status=status.value,
             partner=job.partner_id,
-            file=job.file_name,
+            file=printable(job.file_name),
             feed=job.feed,
             rows=job.row_count,
             ins=job.inserted_count,
@@ -184,6 +187,66 @@ class Pipeline:
             why=f": {job.message}" if job.message else "",
         )
         return Outcome(job.id, status, destination, report_path)
+
+    def recover(self, claimed: Path, partner_id: str, job_id: int | None, file_name: str) -> None:
+        """Settle a file left in ``processing/`` by a stop or crash, according to the ledger.
+
+        A committed job is filed away without loading again; an unfinished one is marked
+        ABANDONED and its file goes back to ``incoming/`` to be processed by a new job.
+        """
+        job = self.ledger.get(job_id) if job_id is not None else None
+        if job is None or job.status in (JobStatus.PENDING, JobStatus.PROCESSING):
+            if job is not None:
+                job.status, job.completed_at = JobStatus.ABANDONED, utc_now()
+                job.message = "interrupted by a stop or crash; the file went back to incoming/"
+                self.ledger.update(job)
+            self.inbox.put_back(claimed, partner_id, file_name)
+            logger.warning(
+                "{}/{} was interrupted; back in incoming/", partner_id, printable(file_name)
+            )
+            return
+        status = JobStatus(job.status)
+        job.started_at = job.started_at or job.created_at
+        job.message = "; ".join(
+            filter(None, [job.message, "report written after a restart; row errors were not kept"])
+        )
+        stored = Path(job.stored_path) if job.stored_path else None
+        if stored is not None and stored.parent.parent.parent.name in ("done", "failed"):
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            if not Path(f"{stored}.report.json").exists():
+                report = build_report(job, empty_problems(), None, 0)
+                write_reports(report, empty_problems(), stored)
+            os.rename(claimed, stored)
+            _count(job, status)
+            logger.info(
+                "{}/{} was {} before a restart; filed away",
+                partner_id,
+                printable(file_name),
+                status.value,
+            )
+            return
+        self._finish(job, claimed, status, empty_problems(), None)
+
+
+def printable(text: str) -> str:
+    """Partner-supplied text for a log line: control characters escaped, so no line can be forged."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _count(job: ImportJob, status: JobStatus) -> None:
+    feed = job.feed or "-"
+    metrics.FILES.labels(job.partner_id, feed, status.value).inc()
+    for outcome, rows in (
+        ("inserted", job.inserted_count),
+        ("updated", job.updated_count),
+        ("unchanged", job.unchanged_count),
+        ("failed", job.failed_count),
+    ):
+        metrics.ROWS.labels(job.partner_id, feed, outcome).inc(rows)
+    if status == JobStatus.COMPLETED:
+        metrics.LAST_SUCCESS.labels(job.partner_id, feed).set_to_current_time()
+    if job.duration_ms is not None:
+        metrics.JOB_SECONDS.labels(feed).observe(job.duration_ms / 1000)
 
 
 def build_report(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -311,11 +312,18 @@ def test_broken_samples_fail_with_reports(pipeline: Pipeline, engine: Engine) ->
         assert scalar(engine, f"SELECT COUNT(*) FROM {table}") == 0
 
 
-def test_files_lying_in_incoming_are_found_oldest_first(pipeline: Pipeline) -> None:
-    drop_file(pipeline, "acme", "products.csv", PRODUCTS)
-    drop_file(pipeline, "acme", "products.csv.part", PRODUCTS)
-    drop_file(pipeline, "acme", ".hidden.csv", PRODUCTS)
-    assert [(p, f.name) for p, f in pipeline.inbox.waiting()] == [("acme", "products.csv")]
+def test_files_lying_in_incoming_are_found_oldest_first(
+    pipeline: Pipeline, settings: Settings
+) -> None:
+    from importer.scanning import waiting
+
+    drop_file(pipeline, "globex", "b.csv", PRODUCTS)
+    first = drop_file(pipeline, "acme", "products.csv", PRODUCTS)
+    os.utime(first, (1, 1))
+    for ignored in ("products.csv.part", ".hidden.csv", "products.csv.done", "x.tmp", "y.csv~"):
+        drop_file(pipeline, "acme", ignored, PRODUCTS)
+    found = [(c.partner, c.path.name) for c in waiting(settings, pipeline.inbox)]
+    assert found == [("acme", "products.csv"), ("globex", "b.csv")]
 
 
 def test_a_file_claimed_by_someone_else_is_skipped(pipeline: Pipeline, engine: Engine) -> None:

@@ -20,6 +20,11 @@ class JobStatus(enum.StrEnum):
     FAILED = "FAILED"
     DUPLICATE = "DUPLICATE"
     """the same bytes were already loaded for this partner and feed; nothing was written"""
+    ABANDONED = "ABANDONED"
+    """interrupted by a stop or crash before it finished; its file was processed again"""
+
+
+UNFINISHED = (JobStatus.PENDING, JobStatus.PROCESSING)
 
 
 class ImportJob(SQLModel, table=True):
@@ -45,6 +50,7 @@ class ImportJob(SQLModel, table=True):
     deleted_count: int = 0
     duplicate_of: int | None = None
     retry_of: int | None = None
+    retried_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     completed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
@@ -104,6 +110,26 @@ class Ledger:
                     ImportJob.status == JobStatus.COMPLETED,
                 )
                 .order_by(col(ImportJob.id))
+                .limit(1)
+            )
+            return session.exec(statement).first()
+
+    def unfinished(self) -> list[ImportJob]:
+        with Session(self.engine) as session:
+            statement = select(ImportJob).where(col(ImportJob.status).in_(UNFINISHED))
+            return list(session.exec(statement.order_by(col(ImportJob.id))))
+
+    def retried_job(self, partner_id: str, sha256: str) -> int | None:
+        """The failed job an operator sent back with ``importer retry`` for these bytes."""
+        with Session(self.engine) as session:
+            statement = (
+                select(ImportJob.id)
+                .where(
+                    ImportJob.partner_id == partner_id,
+                    ImportJob.sha256 == sha256,
+                    col(ImportJob.retried_at).is_not(None),
+                )
+                .order_by(col(ImportJob.id).desc())
                 .limit(1)
             )
             return session.exec(statement).first()

@@ -1,0 +1,150 @@
+"""Hand waiting files to a pool of workers: one lane (partner + feed) per worker at a time.
+
+Within a lane files are applied in arrival order; different lanes run in parallel. A lane is
+worked only under its lane lock, so several daemons on one PostgreSQL never apply two files of
+the same lane at once, and never touch a file another daemon has in hand.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from loguru import logger
+from sqlalchemy.exc import OperationalError
+
+from importer.db.ledger import JobStatus
+from importer.exceptions import DatabaseUnavailableError, TerminalError, TransientError
+from importer.locks import Lane, LaneLocks
+from importer.pipeline import Outcome, Pipeline, printable
+from importer.routing import route
+from importer.scanning import Candidate
+
+
+def lane_of(pipeline: Pipeline, partner_id: str, file_name: str) -> Lane:
+    try:
+        return partner_id, route(file_name, pipeline.settings).name
+    except TerminalError:
+        return partner_id, None
+
+
+class Dispatcher:
+    def __init__(
+        self, pipeline: Pipeline, locks: LaneLocks, workers: int, stopping: threading.Event
+    ) -> None:
+        self.pipeline = pipeline
+        self.locks = locks
+        self.stopping = stopping
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="lane")
+        self._guard = threading.Lock()
+        self._busy: set[Lane] = set()
+        self._futures: set[Future[None]] = set()
+        self.outcomes: list[Outcome] = []
+        self.fault: TransientError | None = None
+        """the last transient fault a worker met; the caller backs off and clears it"""
+
+    def submit(self, ready: list[Candidate]) -> int:
+        """Start a worker for every lane with ready files that is not already being worked."""
+        lanes: dict[Lane, list[Candidate]] = defaultdict(list)
+        for candidate in ready:
+            lanes[lane_of(self.pipeline, candidate.partner, candidate.path.name)].append(candidate)
+        started = 0
+        for lane, files in lanes.items():
+            with self._guard:
+                if lane in self._busy:
+                    continue
+                self._busy.add(lane)
+            future = self._executor.submit(self._work_lane, lane, files)
+            with self._guard:
+                self._futures.add(future)
+            future.add_done_callback(self._forget)
+            started += 1
+        return started
+
+    def idle(self) -> bool:
+        with self._guard:
+            return not self._futures
+
+    def drain(self, timeout_s: float | None = None) -> bool:
+        """Wait for the workers; True when all finished within the timeout."""
+        with self._guard:
+            pending = set(self._futures)
+        _, not_done = wait(pending, timeout=timeout_s)
+        return not not_done
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _forget(self, future: Future[None]) -> None:
+        with self._guard:
+            self._futures.discard(future)
+        if future.exception() is not None and not future.cancelled():
+            logger.opt(exception=future.exception()).error("a worker stopped unexpectedly")
+
+    def _work_lane(self, lane: Lane, files: list[Candidate]) -> None:
+        try:
+            with self.locks.lease(lane) as held:
+                if held:
+                    self._process_in_order(files)
+        except OperationalError as exc:
+            self.fault = DatabaseUnavailableError(f"database unavailable: {exc.orig or exc}")
+        finally:
+            with self._guard:
+                self._busy.discard(lane)
+
+    def _process_in_order(self, files: list[Candidate]) -> None:
+        for candidate in files:
+            if self.stopping.is_set():
+                return
+            if not candidate.path.exists():
+                continue
+            try:
+                outcome = self.pipeline.process(candidate.path, candidate.partner)
+            except TransientError as exc:
+                self.fault = exc
+                return
+            if outcome is not None:
+                with self._guard:
+                    self.outcomes.append(outcome)
+
+    def failed_any(self) -> bool:
+        return any(o.status == JobStatus.FAILED for o in self.outcomes)
+
+
+def reconcile(pipeline: Pipeline, locks: LaneLocks) -> None:
+    """Settle every file in ``processing/`` and every unfinished job nobody is working on."""
+    processing = pipeline.inbox.processing
+    seen: set[int] = set()
+    if processing.is_dir():
+        for partner_dir in sorted(p for p in processing.iterdir() if p.is_dir()):
+            for claimed in sorted(partner_dir.iterdir()):
+                if claimed.name.startswith("."):
+                    continue
+                job_id, file_name = _parse_claimed(claimed)
+                with locks.lease(lane_of(pipeline, partner_dir.name, file_name)) as held:
+                    if held and claimed.exists():
+                        pipeline.recover(claimed, partner_dir.name, job_id, file_name)
+                if job_id is not None:
+                    seen.add(job_id)
+    for job in pipeline.ledger.unfinished():
+        if job.id in seen or job.id is None:
+            continue
+        with locks.lease(lane_of(pipeline, job.partner_id, job.file_name)) as held:
+            current = pipeline.ledger.get(job.id) if held else None
+            if current is not None and current.status in (JobStatus.PENDING, JobStatus.PROCESSING):
+                claimed = pipeline.inbox.processing / job.partner_id / f"{job.id}-{job.file_name}"
+                if not claimed.exists():
+                    current.status = JobStatus.ABANDONED
+                    current.message = "interrupted before its file was claimed; nothing was loaded"
+                    pipeline.ledger.update(current)
+                    logger.warning("job {} ({}) abandoned", job.id, printable(job.file_name))
+
+
+def _parse_claimed(path: Path) -> tuple[int | None, str]:
+    """``processing/<partner>/<job>-<file>`` -> (job, file)."""
+    prefix, dash, rest = path.name.partition("-")
+    if dash and prefix.isdigit():
+        return int(prefix), rest
+    return None, path.name

@@ -1,0 +1,60 @@
+"""What is waiting: files in ``incoming/<partner>/`` and in each configured local source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from importer.config import Settings
+from importer.inbox import Inbox, is_temporary
+from importer.stability import is_marker
+
+
+@dataclass(frozen=True)
+class Candidate:
+    partner: str
+    path: Path
+    arrived: float
+    """mtime when found: files of one lane are applied in this order"""
+    stable_seconds: float
+    require_marker: bool
+
+
+def waiting(settings: Settings, inbox: Inbox) -> list[Candidate]:
+    """Every waiting data file, oldest first; temp names, markers and symlinks are skipped."""
+    found: list[Candidate] = []
+    if inbox.incoming.is_dir():
+        for partner_dir in sorted(inbox.incoming.iterdir()):
+            if partner_dir.is_dir() and not partner_dir.is_symlink():
+                found += _files(
+                    partner_dir,
+                    partner_dir.name,
+                    settings.inbox.stable_seconds,
+                    settings.inbox.require_done_marker,
+                )
+    for source in settings.sources:
+        if source.path.is_dir():
+            stable = source.stable_seconds
+            found += _files(
+                source.path,
+                source.partner,
+                settings.inbox.stable_seconds if stable is None else stable,
+                source.require_done_marker,
+            )
+    return sorted(found, key=lambda c: (c.arrived, c.path.name))
+
+
+def _files(
+    folder: Path, partner: str, stable_seconds: float, require_marker: bool
+) -> list[Candidate]:
+    files = []
+    for entry in folder.iterdir():
+        if is_temporary(entry.name) or is_marker(entry.name) or entry.is_symlink():
+            continue
+        try:
+            stat = entry.stat()
+        except FileNotFoundError:
+            continue
+        if entry.is_file():
+            files.append(Candidate(partner, entry, stat.st_mtime, stable_seconds, require_marker))
+    return files

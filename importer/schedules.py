@@ -1,0 +1,86 @@
+"""Timed work (APScheduler): rescans, retention, and checks that expected feeds arrived."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from loguru import logger
+from sqlalchemy import Engine
+from sqlmodel import Session, col, func, select
+
+from importer import metrics
+from importer.config import ExpectedFeed, Settings
+from importer.db.ledger import ImportJob, JobStatus
+from importer.retention import purge_old_days
+
+
+def arrived_since(engine: Engine, expected: ExpectedFeed, since: datetime) -> bool:
+    """Whether a file of this partner and feed was loaded (or was a duplicate) since ``since``."""
+    with Session(engine) as session:
+        statement = select(func.count()).where(
+            ImportJob.partner_id == expected.partner,
+            ImportJob.feed == expected.feed,
+            col(ImportJob.status).in_((JobStatus.COMPLETED, JobStatus.DUPLICATE)),
+            col(ImportJob.created_at) >= since,
+        )
+        return bool(session.exec(statement).one())
+
+
+def check_expected(engine: Engine, expected: ExpectedFeed, now: datetime | None = None) -> bool:
+    """Log an ERROR and count a miss when the feed has not arrived since midnight of its day."""
+    zone = ZoneInfo(expected.timezone)
+    current = (now or datetime.now(zone)).astimezone(zone)
+    midnight = datetime.combine(current.date(), time(), tzinfo=zone)
+    if arrived_since(engine, expected, midnight):
+        return True
+    metrics.EXPECTED_MISSED.labels(expected.partner, expected.feed).inc()
+    logger.error(
+        "expected feed missing: {} from {} had not arrived by {} {}",
+        expected.feed,
+        expected.partner,
+        expected.by,
+        expected.timezone,
+    )
+    return False
+
+
+def start_scheduler(
+    settings: Settings, engine: Engine, wake: threading.Event, on_rescan: Callable[[], None]
+) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC")
+
+    def rescan() -> None:
+        on_rescan()
+        wake.set()
+
+    scheduler.add_job(
+        rescan,
+        IntervalTrigger(seconds=settings.daemon.poll_interval_s),
+        id="rescan",
+        max_instances=1,
+        coalesce=True,
+    )
+    hour, minute = (int(part) for part in settings.retention.at.split(":"))
+    scheduler.add_job(
+        lambda: purge_old_days(settings.inbox.root, settings.retention.days, datetime.now().date()),
+        CronTrigger(hour=hour, minute=minute),
+        id="retention",
+    )
+    for index, expected in enumerate(settings.expected_feeds):
+        hour, minute = (int(part) for part in expected.by.split(":"))
+        scheduler.add_job(
+            check_expected,
+            CronTrigger(
+                hour=hour, minute=minute, day_of_week=expected.days, timezone=expected.timezone
+            ),
+            args=(engine, expected),
+            id=f"expected-{index}",
+        )
+    scheduler.start()
+    return scheduler
