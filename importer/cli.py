@@ -5,19 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from loguru import logger
+from sqlalchemy import Engine
 
 from importer.config import Settings, config_path, load_settings
 from importer.daemon import Daemon
 from importer.db.engine import create_schema, make_engine
 from importer.db.ledger import ImportJob, JobStatus, Ledger, utc_now
 from importer.dispatch import Dispatcher, reconcile
-from importer.exceptions import ConfigError, ImporterError, TerminalError
+from importer.exceptions import ConfigError, DatabaseUnavailableError, ImporterError, TerminalError
 from importer.feed_docs import feeds_markdown
 from importer.feeds import FEEDS
 from importer.importing import import_file
@@ -115,18 +117,40 @@ def _timestamp(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _pipeline(settings: Settings) -> Pipeline:
+@contextmanager
+def _database(settings: Settings, wait: bool = False) -> Iterator[Engine]:
+    """An engine on an up-to-date schema, closed again when the command is done.
+
+    With ``wait`` (the daemon) an unreachable database is retried with backoff instead of failing.
+    """
     engine = make_engine(settings.database.url)
-    create_schema(engine)
-    pipeline = Pipeline(settings, engine)
-    pipeline.inbox.ensure()
-    return pipeline
+    try:
+        pause = settings.daemon.poll_interval_s
+        while True:
+            try:
+                create_schema(engine)
+                break
+            except DatabaseUnavailableError as exc:
+                if not wait:
+                    raise
+                pause = min(pause * 2, settings.daemon.max_backoff_s)
+                logger.warning("{}; trying again in {:.0f} s", exc, pause)
+                time.sleep(pause)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _pipeline(settings: Settings) -> Iterator[Pipeline]:
+    with _database(settings) as engine:
+        pipeline = Pipeline(settings, engine)
+        pipeline.inbox.ensure()
+        yield pipeline
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    with _single_daemon(settings):
-        engine = make_engine(settings.database.url)
-        create_schema(engine)
+    with _single_daemon(settings), _database(settings, wait=True) as engine:
         daemon = Daemon(config_path(args.config), settings, engine)
         daemon.install_signal_handlers()
         daemon.run()
@@ -144,8 +168,7 @@ def _single_daemon(settings: Settings) -> Iterator[None]:
 
 
 def _process(args: argparse.Namespace, settings: Settings) -> int:
-    with _single_daemon(settings):
-        pipeline = _pipeline(settings)
+    with _single_daemon(settings), _pipeline(settings) as pipeline:
         locks = lane_locks_for(pipeline.engine)
         try:
             work = (
@@ -192,15 +215,19 @@ def _named_files(inbox: Inbox, paths: list[Path], partner: str | None) -> list[C
 
 
 def _retry(args: argparse.Namespace, settings: Settings) -> int:
-    pipeline = _pipeline(settings)
-    job = pipeline.ledger.get(args.id)
+    with _pipeline(settings) as pipeline:
+        return _put_back(pipeline, args.id)
+
+
+def _put_back(pipeline: Pipeline, job_id: int) -> int:
+    job = pipeline.ledger.get(job_id)
     if job is None:
-        print(f"importer: no job {args.id}", file=sys.stderr)
+        print(f"importer: no job {job_id}", file=sys.stderr)
         return EXIT_FAILED
     stored = Path(job.stored_path) if job.stored_path else None
     if job.status != JobStatus.FAILED or stored is None or not stored.is_file():
         print(
-            f"importer: job {args.id} is {job.status}; only a FAILED job whose file is still in "
+            f"importer: job {job_id} is {job.status}; only a FAILED job whose file is still in "
             "failed/ can be retried",
             file=sys.stderr,
         )
@@ -216,6 +243,13 @@ def _retry(args: argparse.Namespace, settings: Settings) -> int:
 
 def _validate(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database.url)
+    try:
+        return _dry_run(args, settings, engine)
+    finally:
+        engine.dispose()
+
+
+def _dry_run(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     partner_id = check_partner_id(args.partner)
     started = utc_now()
     job = ImportJob(partner_id=partner_id, file_name=args.file.name, source_path=str(args.file))
@@ -254,11 +288,12 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _jobs(args: argparse.Namespace, settings: Settings) -> int:
-    ledger = Ledger(_pipeline(settings).engine)
+    with _database(settings) as engine:
+        jobs = Ledger(engine).jobs(args.status, args.partner, args.since, args.limit)
     print(
         f"{'id':>6}  {'status':<10} {'partner':<12} {'feed':<18} {'rows':>8} {'ins':>7} {'upd':>7} {'fail':>6}  file"
     )
-    for job in ledger.jobs(args.status, args.partner, args.since, args.limit):
+    for job in jobs:
         print(
             f"{job.id:>6}  {job.status:<10} {job.partner_id:<12} {job.feed or '-':<18} {job.row_count:>8} "
             f"{job.inserted_count:>7} {job.updated_count:>7} {job.failed_count:>6}  {job.file_name}"
@@ -267,14 +302,14 @@ def _jobs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _job(args: argparse.Namespace, settings: Settings) -> int:
-    ledger = Ledger(_pipeline(settings).engine)
-    job = ledger.get(args.id)
+    with _database(settings) as engine:
+        ledger = Ledger(engine)
+        job, changes = ledger.get(args.id), ledger.changes(args.id)
     if job is None:
         print(f"importer: no job {args.id}", file=sys.stderr)
         return EXIT_FAILED
     for name, value in job.model_dump().items():
         print(f"{name:>16}: {value}")
-    changes = ledger.changes(args.id)
     if changes:
         print("\nchanges:")
         for change in changes:
@@ -295,6 +330,6 @@ def _feeds(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    create_schema(make_engine(settings.database.url))
-    print("database schema is up to date")
+    with _database(settings):
+        print("database schema is up to date")
     return EXIT_OK

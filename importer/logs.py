@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from loguru import logger
@@ -11,7 +12,16 @@ from importer.config import LoggingSettings
 TERMINAL_FORMAT = "<green>{time:YYYY-MM-DD HH:mm:ss}</green> <level>{level: <7}</level> {message}"
 
 
+class _ToLoguru(logging.Handler):
+    """Libraries log through ``logging`` (APScheduler, watchdog); their warnings join our stream."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger.opt(depth=6, exception=record.exc_info).log(record.levelname, record.getMessage())
+
+
 def configure_logging(settings: LoggingSettings) -> None:
+    logging.basicConfig(handlers=[_ToLoguru()], level=logging.WARNING, force=True)
+    logging.getLogger("watchdog").setLevel(logging.CRITICAL)
     logger.remove()
     if settings.json_lines:
         logger.add(sys.stderr, level=settings.level, serialize=True)

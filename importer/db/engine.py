@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import SQLModel
 
 from importer.db.ledger import ImportJob, RowChange
-from importer.exceptions import ConfigError
+from importer.exceptions import ConfigError, DatabaseUnavailableError
 from importer.feeds import FEEDS
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -55,7 +55,22 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+SCHEMA_LOCK_KEY = 0x1A9_5C4E
+
+
 def create_schema(bind: Engine | Connection) -> None:
-    """Create every missing table; existing tables and their rows are left as they are."""
+    """Create every missing table; existing tables and their rows are left as they are.
+
+    Daemons starting together on one PostgreSQL take turns, so none trips over another's tables.
+    """
+    if isinstance(bind, Engine):
+        try:
+            with bind.begin() as connection:
+                create_schema(connection)
+        except OperationalError as exc:
+            raise DatabaseUnavailableError(f"database unavailable: {exc.orig or exc}") from exc
+        return
+    if bind.dialect.name == "postgresql":
+        bind.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
     tables = [ImportJob, RowChange, *(spec.model for spec in FEEDS.values())]
     SQLModel.metadata.create_all(bind, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]

@@ -1,0 +1,322 @@
+"""``importer run`` as an operator runs it: a subprocess, real files, real signals."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import time
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from importer.db.engine import make_engine
+from tests.conftest import fresh_postgres_database
+from tests.processes import Daemon, TcpProxy, wait_for, write_config
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def data_files(root: Path, outcome: str) -> list[Path]:
+    folder = root / outcome
+    return (
+        sorted(
+            p
+            for p in folder.rglob("*")
+            if p.is_file() and not p.name.endswith((".report.json", ".errors.csv"))
+        )
+        if folder.exists()
+        else []
+    )
+
+
+def products(first: int, count: int, price: float) -> str:
+    return "sku,name,price\n" + "".join(
+        f"S{i},Item {i},{price:.2f}\n" for i in range(first, first + count)
+    )
+
+
+def test_a_slowly_written_file_is_loaded_once_and_only_when_complete(
+    tmp_path: Path, database_url: str
+) -> None:
+    inbox = tmp_path / "inbox"
+    config = (
+        write_config(tmp_path / "c.toml", database_url, inbox)
+        .read_text()
+        .replace("stable_seconds = 0.3", "stable_seconds = 1.0")
+    )
+    (tmp_path / "c.toml").write_text(config)
+    daemon = Daemon(tmp_path / "c.toml", tmp_path / "log").start()
+    try:
+        wait_for(lambda: "watching" in daemon.output(), 60, "the daemon to start")
+        target = inbox / "incoming" / "acme" / "products.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("w") as handle:
+            handle.write("sku,name,price\n")
+            for piece in range(8):
+                handle.write(products(piece * 100, 100, 1.0).split("\n", 1)[1])
+                handle.flush()
+                time.sleep(0.5)
+                assert target.exists(), f"taken while still being written (piece {piece})"
+        wait_for(lambda: bool(data_files(inbox, "done")), 60, "the file to be loaded")
+        report = (inbox / "done").rglob("products.csv.report.json").__next__().read_text()
+        assert '"row_count": 800' in report and '"inserted_count": 800' in report
+    finally:
+        assert daemon.stop() == 0
+    assert daemon.output().count("COMPLETED acme/products.csv") == 1
+
+
+def test_a_source_with_done_markers_waits_for_the_marker(tmp_path: Path) -> None:
+    inbox, source = tmp_path / "inbox", tmp_path / "upload"
+    source.mkdir()
+    extra = f'[[sources]]\npath = "{source}"\npartner = "acme"\nrequire_done_marker = true\n'
+    config = write_config(tmp_path / "c.toml", f"sqlite:///{tmp_path / 'db.sqlite'}", inbox, extra)
+    daemon = Daemon(config, tmp_path / "log").start()
+    try:
+        wait_for(lambda: "watching" in daemon.output(), 60, "the daemon to start")
+        (source / "products.csv").write_text(products(0, 3, 1.0))
+        time.sleep(1.5)
+        assert (source / "products.csv").exists()
+        (source / "products.csv.done").touch()
+        wait_for(lambda: bool(data_files(inbox, "done")), 60, "the file to be loaded")
+        assert not (source / "products.csv.done").exists()
+    finally:
+        assert daemon.stop() == 0
+
+
+def _drop_stream(inbox: Path, count: int) -> list[str]:
+    """Files whose order matters: each one reprices a sliding window of shared SKUs."""
+    names = []
+    for index in range(count):
+        partner = f"p{index % 2}"
+        name = f"products_{index:03d}.csv"
+        folder = inbox / "incoming" / partner
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        path.write_text(products((index * 7) % 400, 1500, 10 + index))
+        os.utime(path, (1_700_000_000 + index, 1_700_000_000 + index))
+        names.append(name)
+    return names
+
+
+def _state(
+    url: str,
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[tuple[object, ...]]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT partner_id, sku, name, CAST(price AS TEXT) FROM products ORDER BY 1, 2"
+                )
+            ).all()
+            changes = connection.execute(
+                text(
+                    "SELECT row_key, column_name, old_value, new_value FROM row_changes "
+                    "ORDER BY 1, 2, 3, 4"
+                )
+            ).all()
+            jobs = connection.execute(
+                text("SELECT status, COUNT(*) FROM import_jobs GROUP BY status ORDER BY 1")
+            ).all()
+    finally:
+        engine.dispose()
+    return [tuple(r) for r in rows], [tuple(c) for c in changes], [tuple(j) for j in jobs]
+
+
+def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
+    tmp_path: Path, database_url: str
+) -> None:
+    crash_inbox = tmp_path / "crash"
+    names = _drop_stream(crash_inbox, 40)
+    config = write_config(tmp_path / "crash.toml", database_url, crash_inbox, stable_seconds=0)
+    daemon = Daemon(config, tmp_path / "crash.log")
+    rng = random.Random(20261123)
+    kills = 12
+    for started in range(1, kills + 1):
+        daemon.start()
+        wait_for(lambda n=started: daemon.output().count("watching") >= n, 60, "a start")
+        time.sleep(rng.uniform(0.0, 0.6))
+        daemon.kill()
+    daemon.start()
+    try:
+        wait_for(lambda: daemon.output().count("watching") > kills, 60, "the last start")
+        wait_for(
+            lambda: (
+                len(data_files(crash_inbox, "done")) == len(names)
+                and not any((crash_inbox / "processing").rglob("*.csv"))
+            ),
+            240,
+            "every file to be done",
+        )
+    finally:
+        assert daemon.stop() == 0
+    filed = [p.name for p in data_files(crash_inbox, "done")]
+    assert sorted(filed) == sorted(names), "a file was lost or filed twice"
+    assert not data_files(crash_inbox, "failed")
+    assert not any((crash_inbox / "incoming").rglob("*.csv"))
+    assert "was interrupted" in daemon.output() or "before a restart" in daemon.output()
+
+    with ExitStack() as stack:
+        clean_url = (
+            f"sqlite:///{tmp_path / 'clean.db'}"
+            if database_url.startswith("sqlite")
+            else stack.enter_context(fresh_postgres_database())
+        )
+        clean_rows, clean_changes, clean_jobs = _clean_run(tmp_path, clean_url, names)
+    crashed_rows, crashed_changes, crashed_jobs = _state(database_url)
+    assert crashed_rows == clean_rows
+    assert crashed_changes == clean_changes
+    assert ("COMPLETED", len(names)) in crashed_jobs
+    assert "DUPLICATE" not in {status for status, _ in crashed_jobs}
+    assert clean_jobs == [("COMPLETED", len(names))]
+
+
+def _clean_run(tmp_path: Path, url: str, names: list[str]) -> tuple[list[tuple[object, ...]], ...]:
+    """The same stream through a daemon nobody disturbs: what the database should look like."""
+    inbox = tmp_path / "clean"
+    _drop_stream(inbox, len(names))
+    clean = Daemon(
+        write_config(tmp_path / "clean.toml", url, inbox), tmp_path / "clean.log"
+    ).start()
+    try:
+        wait_for(lambda: len(data_files(inbox, "done")) == len(names), 240, "the clean run")
+    finally:
+        assert clean.stop() == 0
+    return _state(url)
+
+
+def test_sighup_reloads_feed_settings(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    config = write_config(tmp_path / "c.toml", url, inbox)
+    daemon = Daemon(config, tmp_path / "log").start()
+    try:
+        wait_for(lambda: "watching" in daemon.output(), 60, "the daemon to start")
+        incoming = inbox / "incoming" / "acme"
+        incoming.mkdir(parents=True)
+        (incoming / "pricelist_1.csv").write_text(products(0, 2, 1.0))
+        wait_for(lambda: bool(data_files(inbox, "failed")), 60, "the unroutable file to fail")
+        write_config(config, url, inbox, '[feeds.products]\npatterns = ["pricelist*"]\n')
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: "configuration reloaded" in daemon.output(), 30, "the reload")
+        (incoming / "pricelist_2.csv").write_text(products(0, 2, 2.0))
+        wait_for(
+            lambda: bool(data_files(inbox, "done")), 60, "the file to load under the new pattern"
+        )
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_daemon_speaks_the_notify_protocol(tmp_path: Path) -> None:
+    address = str(tmp_path / "notify.sock")
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(address)
+    receiver.settimeout(60)
+    config = write_config(
+        tmp_path / "c.toml", f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "inbox"
+    )
+    daemon = Daemon(config, tmp_path / "log", {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"})
+    daemon.start()
+    messages: list[str] = []
+    try:
+        while not any("WATCHDOG=1" in m for m in messages):
+            messages.append(receiver.recv(4096).decode())
+        assert messages[0].startswith("READY=1")
+    finally:
+        assert daemon.stop() == 0
+        while not any("STOPPING=1" in m for m in messages):
+            messages.append(receiver.recv(4096).decode())
+        receiver.close()
+
+
+def test_a_second_daemon_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "c.toml", f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "inbox"
+    )
+    first = Daemon(config, tmp_path / "first.log").start()
+    try:
+        wait_for(lambda: "watching" in first.output(), 60, "the first daemon")
+        second = Daemon(config, tmp_path / "second.log").start()
+        assert second.process is not None and second.process.wait(timeout=60) == 2
+        assert "allows one daemon" in second.output()
+    finally:
+        assert first.stop() == 0
+
+
+@pytest.mark.postgres
+def test_three_daemons_on_one_postgres_process_each_file_once(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    inbox = tmp_path / "inbox"
+    names = []
+    for index in range(240):
+        partner = f"p{index % 4}"
+        feed, body = (
+            ("products", products(index, 5, 1.0 + index))
+            if index % 2
+            else (
+                "inventory",
+                f"sku,location_id,quantity_on_hand\nS{index},WH{index % 3},{index}\n",
+            )
+        )
+        name = f"{feed}_{index:03d}.csv"
+        folder = inbox / "incoming" / partner
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(body)
+        names.append(name)
+    config = write_config(tmp_path / "c.toml", postgres_url, inbox)
+    daemons = [Daemon(config, tmp_path / f"d{i}.log").start() for i in range(3)]
+    try:
+        wait_for(lambda: len(data_files(inbox, "done")) == len(names), 300, "all files to be done")
+    finally:
+        assert [d.stop() for d in daemons] == [0, 0, 0]
+    assert sorted(p.name for p in data_files(inbox, "done")) == sorted(names)
+    _, _, jobs = _state(postgres_url)
+    assert jobs == [("COMPLETED", len(names))]
+    assert sum(d.output().count("COMPLETED ") for d in daemons) == len(names)
+
+
+@pytest.mark.postgres
+def test_database_outage_leaves_files_waiting_and_catches_up(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    proxy = TcpProxy(("127.0.0.1", 5432))
+    proxy.open()
+    via_proxy = postgres_url.replace(":5432/", f":{proxy.port}/")
+    inbox = tmp_path / "inbox"
+    port = _free_port()
+    config = write_config(tmp_path / "c.toml", via_proxy, inbox, f"[metrics]\nport = {port}\n")
+    daemon = Daemon(config, tmp_path / "log").start()
+    try:
+        wait_for(lambda: "watching" in daemon.output(), 60, "the daemon to start")
+        proxy.cut()
+        incoming = inbox / "incoming" / "acme"
+        incoming.mkdir(parents=True, exist_ok=True)
+        (incoming / "products.csv").write_text(products(0, 3, 1.0))
+        wait_for(lambda: "database unavailable" in daemon.output(), 60, "the outage to be logged")
+        time.sleep(1)
+        assert (incoming / "products.csv").exists()
+        assert not data_files(inbox, "done") and not data_files(inbox, "failed")
+        assert daemon.process is not None and daemon.process.poll() is None
+        proxy.open()
+        wait_for(lambda: bool(data_files(inbox, "done")), 60, "the file to load after the outage")
+        body = (
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        )
+        assert (
+            'importer_files_total{feed="products",outcome="COMPLETED",partner="acme"} 1.0' in body
+        )
+    finally:
+        assert daemon.stop() == 0
+        proxy.cut()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -1,0 +1,84 @@
+"""Retention, expected-feed checks, retry and the SQLite single-daemon lock."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from importer import metrics
+from importer.cli import main
+from importer.config import ExpectedFeed, Settings
+from importer.exceptions import ConfigError
+from importer.locks import SingleDaemonLock
+from importer.pipeline import Pipeline
+from importer.retention import purge_old_days
+from importer.schedules import check_expected
+from tests.conftest import process
+
+
+def test_retention_removes_old_day_folders_only(tmp_path: Path) -> None:
+    for outcome, day in (("done", "2026-01-01"), ("failed", "2026-01-02"), ("done", "2026-03-01")):
+        folder = tmp_path / outcome / "acme" / day
+        folder.mkdir(parents=True)
+        (folder / "products.csv").write_text("x")
+    (tmp_path / "done" / "acme" / "notes").mkdir()
+    removed = purge_old_days(tmp_path, 30, date(2026, 3, 15))
+    assert sorted(p.name for p in removed) == ["2026-01-01", "2026-01-02"]
+    assert (tmp_path / "done" / "acme" / "2026-03-01" / "products.csv").exists()
+    assert (tmp_path / "done" / "acme" / "notes").exists()
+    assert purge_old_days(tmp_path, 0, date(2030, 1, 1)) == []
+
+
+def test_expected_feed_missing_is_an_error_and_a_metric(
+    pipeline: Pipeline, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    expected = ExpectedFeed(partner="acme", feed="products", by="07:00")
+    missed = metrics.EXPECTED_MISSED.labels("acme", "products")
+    before = missed._value.get()
+    assert not check_expected(engine, expected)
+    assert missed._value.get() == before + 1
+    process(pipeline, "acme", "products.csv", "sku\nA1\n")
+    assert check_expected(engine, expected)
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    assert not check_expected(engine, expected, now=tomorrow)
+
+
+def test_retry_puts_a_failed_file_back_and_links_the_next_job(
+    pipeline: Pipeline, settings: Settings, tmp_path: Path
+) -> None:
+    config = tmp_path / "importer.toml"
+    config.write_text(
+        f'[database]\nurl = "{settings.database.url}"\n[inbox]\nroot = "{settings.inbox.root}"\n'
+    )
+    failed = process(pipeline, "acme", "inventory.csv", "sku,quantity_on_hand\nA1,5\n")
+    assert main(["--config", str(config), "retry", str(failed.job_id)]) == 0
+    back = pipeline.inbox.incoming / "acme" / "inventory.csv"
+    assert back.exists() and not failed.path.exists()
+    assert main(["--config", str(config), "retry", str(failed.job_id)]) == 1
+    again = pipeline.process(back, "acme")
+    assert again is not None
+    assert json.loads(Path(f"{again.path}.report.json").read_text())["job_id"] == again.job_id
+    job = pipeline.ledger.get(again.job_id)
+    assert job is not None and job.retry_of == failed.job_id
+    listed = pipeline.ledger.jobs(status="failed", since=datetime.now(UTC) - timedelta(minutes=5))
+    assert {j.id for j in listed} == {failed.job_id, again.job_id}
+    assert (
+        pipeline.ledger.jobs(status="failed", since=datetime.now(UTC) + timedelta(minutes=5)) == []
+    )
+
+
+def test_second_sqlite_daemon_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'importer.db'}"
+    first, second = SingleDaemonLock(url), SingleDaemonLock(url)
+    first.acquire()
+    try:
+        with pytest.raises(ConfigError, match="allows one daemon"):
+            second.acquire()
+    finally:
+        first.release()
+    second.acquire()
+    second.release()
