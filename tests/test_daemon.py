@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -320,3 +321,20 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def test_logs_are_json_lines_and_never_show_the_password(tmp_path: Path) -> None:
+    url = "postgresql://importer:s3cret-pw@127.0.0.1:1/importer"
+    config = write_config(
+        tmp_path / "c.toml", url, tmp_path / "inbox", "[logging]\njson_lines = true\n"
+    )
+    daemon = Daemon(config, tmp_path / "log").start()
+    try:
+        wait_for(
+            lambda: "trying again" in daemon.output(), 60, "the unreachable database to be logged"
+        )
+    finally:
+        daemon.kill()
+    lines = [json.loads(line) for line in daemon.output().splitlines() if line.strip()]
+    assert lines and all(entry["record"]["level"]["name"] for entry in lines)
+    assert "s3cret-pw" not in daemon.output()
