@@ -308,8 +308,9 @@ def _job(args: argparse.Namespace, settings: Settings) -> int:
     if job is None:
         print(f"importer: no job {args.id}", file=sys.stderr)
         return EXIT_FAILED
-    for name, value in job.model_dump().items():
-        print(f"{name:>16}: {value}")
+    values = job.model_dump()
+    for name in ImportJob.model_fields:
+        print(f"{name:>16}: {values[name]}")
     if changes:
         print("\nchanges:")
         for change in changes:

@@ -7,9 +7,18 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from importer.exceptions import ConfigError
 from importer.feeds import FEEDS
@@ -48,6 +57,69 @@ class LocalSource(_Section):
     partner: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     stable_seconds: float | None = Field(default=None, ge=0)
     require_done_marker: bool = False
+
+
+class SftpSource(_Section):
+    """An SFTP server polled for one partner's files; host keys are verified strictly."""
+
+    type: Literal["sftp"]
+    name: str | None = Field(
+        default=None, description="stable id in the ledger; default partner@host"
+    )
+    partner: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    username: str
+    private_key_file: Path | None = None
+    passphrase_env: str | None = Field(
+        default=None, description="variable holding the key passphrase"
+    )
+    password_env: str | None = Field(default=None, description="variable holding the password")
+    remote_dir: str = "."
+    recursive: bool = False
+    poll_interval_s: float = Field(default=60.0, gt=0)
+    cron: str | None = Field(default=None, description="crontab line; replaces poll_interval_s")
+    connect_timeout_s: float = Field(default=15.0, gt=0)
+    read_timeout_s: float = Field(default=60.0, gt=0)
+    known_hosts_file: Path | None = None
+    host_key_fingerprint: str | None = Field(default=None, pattern=r"^SHA256:[A-Za-z0-9+/]{43}$")
+    accept_unknown_host_keys: bool = False
+    stable_seconds: float = Field(default=0.0, ge=0, description="beyond one unchanged poll")
+    require_done_marker: bool = False
+    post_action: Literal["move", "delete", "leave"] = "move"
+    remote_done_dir: str = "done"
+    remote_failed_dir: str = "failed"
+    reports_dir: str | None = Field(default=None, description="default: beside the moved file")
+    max_backoff_s: float = Field(default=900.0, gt=0)
+
+    @property
+    def id(self) -> str:
+        return self.name or f"{self.partner}@{self.host}:{self.port}"
+
+    @model_validator(mode="after")
+    def _trust_and_credentials(self) -> SftpSource:
+        if not (
+            self.known_hosts_file or self.host_key_fingerprint or self.accept_unknown_host_keys
+        ):
+            raise ValueError(
+                "set known_hosts_file or host_key_fingerprint (accept_unknown_host_keys = true "
+                "exists, but accepts any server)"
+            )
+        if not (self.private_key_file or self.password_env):
+            raise ValueError("set private_key_file or password_env")
+        return self
+
+
+def _source_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("type", "local"))
+    return str(getattr(value, "type", "local"))
+
+
+Source = Annotated[
+    Annotated[LocalSource, Tag("local")] | Annotated[SftpSource, Tag("sftp")],
+    Discriminator(_source_type),
+]
 
 
 class DaemonSettings(_Section):
@@ -124,7 +196,7 @@ class Settings(_Section):
     daemon: DaemonSettings = DaemonSettings()
     retention: RetentionSettings = RetentionSettings()
     metrics: MetricsSettings = MetricsSettings()
-    sources: list[LocalSource] = []
+    sources: list[Source] = []
     expected_feeds: list[ExpectedFeed] = []
     reports: ReportSettings = ReportSettings()
     logging: LoggingSettings = LoggingSettings()
@@ -138,6 +210,14 @@ class Settings(_Section):
         if unknown:
             raise ValueError(f"unknown feed(s) {unknown}; built-in feeds are {sorted(FEEDS)}")
         return feeds
+
+    @property
+    def local_sources(self) -> list[LocalSource]:
+        return [s for s in self.sources if isinstance(s, LocalSource)]
+
+    @property
+    def sftp_sources(self) -> list[SftpSource]:
+        return [s for s in self.sources if isinstance(s, SftpSource)]
 
     def feed(self, name: str) -> FeedSettings:
         return self.feeds.get(name, FeedSettings())

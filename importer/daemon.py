@@ -30,6 +30,7 @@ from importer.notify import sd_notify, watchdog_interval_s
 from importer.pipeline import Pipeline
 from importer.scanning import Candidate, waiting
 from importer.schedules import start_scheduler
+from importer.sftp_poller import SftpPoller
 from importer.stability import StabilityGate
 from importer.watcher import watch
 
@@ -50,6 +51,7 @@ class Daemon:
         self._reload = threading.Event()
         self._reconcile_due = threading.Event()
         self.gate = StabilityGate()
+        self._pollers: dict[str, SftpPoller] = {}
         self.dispatcher = Dispatcher(
             self.pipeline, self.locks, settings.daemon.workers, self.stopping
         )
@@ -71,10 +73,20 @@ class Daemon:
         self.wake.set()
 
     def _start_background(self) -> None:
-        folders = [self.pipeline.inbox.incoming, *(s.path for s in self.settings.sources)]
+        folders = [self.pipeline.inbox.incoming, *(s.path for s in self.settings.local_sources)]
         self._observer = watch(folders, self.wake)
+        self._pollers = {
+            source.id: self._pollers[source.id]
+            if source.id in self._pollers and self._pollers[source.id].source == source
+            else SftpPoller(source, self.pipeline.inbox, self.engine)
+            for source in self.settings.sftp_sources
+        }
         self._scheduler = start_scheduler(
-            self.settings, self.engine, self.wake, self._reconcile_due.set
+            self.settings,
+            self.engine,
+            self.wake,
+            self._reconcile_due.set,
+            list(self._pollers.values()),
         )
 
     def _stop_background(self) -> None:

@@ -32,7 +32,7 @@ def waiting(settings: Settings, inbox: Inbox) -> list[Candidate]:
                     settings.inbox.stable_seconds,
                     settings.inbox.require_done_marker,
                 )
-    for source in settings.sources:
+    for source in settings.local_sources:
         if source.path.is_dir():
             stable = source.stable_seconds
             found += _files(

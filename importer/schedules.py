@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -18,6 +18,7 @@ from importer import metrics
 from importer.config import ExpectedFeed, Settings
 from importer.db.ledger import ImportJob, JobStatus
 from importer.retention import purge_old_days
+from importer.sftp_poller import SftpPoller
 
 
 def arrived_since(engine: Engine, expected: ExpectedFeed, since: datetime) -> bool:
@@ -51,9 +52,28 @@ def check_expected(engine: Engine, expected: ExpectedFeed, now: datetime | None 
 
 
 def start_scheduler(
-    settings: Settings, engine: Engine, wake: threading.Event, on_rescan: Callable[[], None]
+    settings: Settings,
+    engine: Engine,
+    wake: threading.Event,
+    on_rescan: Callable[[], None],
+    pollers: list[SftpPoller],
 ) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
+    for poller in pollers:
+        source = poller.source
+        trigger = (
+            CronTrigger.from_crontab(source.cron, timezone="UTC")
+            if source.cron
+            else IntervalTrigger(seconds=source.poll_interval_s)
+        )
+        scheduler.add_job(
+            poller.poll,
+            trigger,
+            id=f"sftp-{source.id}",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
 
     def rescan() -> None:
         on_rescan()

@@ -48,8 +48,9 @@ def test_process_loads_samples_then_reprocessing_writes_nothing(
     assert again.stderr.count("DUPLICATE") == 11
     listing = importer(config, "jobs", "--status", "duplicate")
     assert listing.stdout.count("DUPLICATE") == 11
-    shown = importer(config, "job", "1")
-    assert "COMPLETED" in shown.stdout and "competitor_prices" in shown.stdout
+    shown = importer(config, "job", "1").stdout
+    assert "status: COMPLETED" in shown and "row_count:" in shown
+    assert shown.index("  id: 1") < shown.index("status:")
 
 
 def test_broken_files_exit_1_and_land_in_failed(tmp_path: Path, database_url: str) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import SQLModel
 
 from importer.db.ledger import ImportJob, RowChange
+from importer.db.remote_files import RemoteFile
 from importer.exceptions import ConfigError, DatabaseUnavailableError
 from importer.feeds import FEEDS
 
@@ -72,5 +73,5 @@ def create_schema(bind: Engine | Connection) -> None:
         return
     if bind.dialect.name == "postgresql":
         bind.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
-    tables = [ImportJob, RowChange, *(spec.model for spec in FEEDS.values())]
+    tables = [ImportJob, RowChange, RemoteFile, *(spec.model for spec in FEEDS.values())]
     SQLModel.metadata.create_all(bind, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
