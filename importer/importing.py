@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from importer.config import FeedSettings, Settings
 from importer.db.engine import create_schema
-from importer.db.loader import FileLoad, MergeCounts
+from importer.db.loader import DirectLoadConflictError, FileLoad, MergeCounts
 from importer.exceptions import DatabaseUnavailableError
 from importer.feeds import FEEDS, ChildSpec, FeedSpec
 from importer.headers import HeaderMap, resolve_headers, snake_case
@@ -80,6 +80,30 @@ def import_file(
         ),
     )
     aliases = {**feed_settings.aliases, **partner_settings.aliases}
+    try:
+        return _attempt(
+            path, spec, options, context, aliases, feed_settings, engine, job_id, now, finish, True
+        )
+    except DirectLoadConflictError:
+        # Rare: a first load with repeated keys. Go again the careful way, through staging.
+        return _attempt(
+            path, spec, options, context, aliases, feed_settings, engine, job_id, now, finish, False
+        )
+
+
+def _attempt(
+    path: Path,
+    spec: FeedSpec,
+    options: ReadOptions,
+    context: ValidationContext,
+    aliases: dict[str, str],
+    feed_settings: FeedSettings,
+    engine: Engine,
+    job_id: int,
+    now: datetime,
+    finish: Finish | None,
+    direct: bool,
+) -> ImportResult:
     with open_table(path, options) as raw:
         try:
             with engine.connect() as connection:
@@ -88,7 +112,7 @@ def import_file(
                     if finish is None:
                         # A dry run may meet an empty database; its tables vanish with the rollback.
                         create_schema(connection)
-                    load = FileLoad(connection, job_id, now)
+                    load = FileLoad(connection, context.partner_id, job_id, now, direct)
                     result = _run(raw, spec, feed_settings, context, aliases, load)
                     if result.rejection is None and finish is not None:
                         finish(connection, result)
@@ -132,7 +156,8 @@ def _run(
             load.stage(target, batch.rows.filter(~pl.col(ROW).is_in(rejected)))
         keys.append(checked[0].rows.filter(~pl.col(ROW).is_in(rejected)).select(ROW, *spec.key))
     keep_last = feed_settings.duplicate_keys == "last_wins"
-    duplicates, dropped = duplicate_keys(pl.concat(keys), spec.key, keep_last)
+    all_keys = pl.concat(keys)
+    duplicates, dropped = duplicate_keys(all_keys, spec.key, keep_last)
     if dropped:
         for target in (spec, *(n.spec for n in nested)):
             load.unstage(target, dropped)
@@ -142,9 +167,14 @@ def _run(
     result.failed_count = result.problems.get_column("row").drop_nulls().n_unique()
     result.rejection = _rejection(result, feed_settings)
     if result.rejection is None:
-        result.counts = load.merge(spec, context.partner_id, feed_settings.mode == "snapshot")
+        file_keys = (
+            all_keys.filter(~pl.col(ROW).is_in(pl.Series(dropped, dtype=pl.Int64).implode()))
+            if feed_settings.mode == "snapshot"
+            else None
+        )
+        result.counts = load.merge(spec, file_keys)
         for n in nested:
-            result.children[n.spec.name] = load.merge(n.spec, context.partner_id, snapshot=False)
+            result.children[n.spec.name] = load.merge(n.spec, None)
     return result
 
 

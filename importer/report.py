@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -95,7 +96,12 @@ def _starts_with_any(value: pl.Expr) -> pl.Expr:
 
 
 def write_reports(report: Report, problems: pl.DataFrame, file_path: Path) -> Path:
-    """Write ``<file>.report.json`` (and ``<file>.errors.csv`` when there are problems)."""
+    """Write ``<file>.report.json`` (and ``<file>.errors.csv`` when there are problems).
+
+    Temporary files a crash left behind for the same reports are removed first.
+    """
+    for leftover in file_path.parent.glob(f".{glob.escape(file_path.name)}.*.tmp"):
+        leftover.unlink(missing_ok=True)
     if not problems.is_empty():
         safe = problems.with_columns(neutralize_formulas(c) for c in ("column", "value", "error"))
         with _atomic(Path(f"{file_path}.errors.csv"), "wb") as handle:

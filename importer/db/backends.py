@@ -9,6 +9,8 @@ import polars as pl
 from sqlalchemy import Connection
 
 STAGING_ROW = "_row"
+FETCH_CHUNK_ROWS = 100_000
+FETCH_CHUNK_ROWS = 100_000
 
 
 class Backend(Protocol):
@@ -22,6 +24,12 @@ class Backend(Protocol):
     def copy_rows(self, connection: Connection, staging: str, frame: pl.DataFrame) -> None: ...
 
     def key_json(self, columns: Sequence[str]) -> str: ...
+
+    def fetch_text(
+        self, connection: Connection, query: str, columns: Sequence[str]
+    ) -> pl.DataFrame:
+        """Run ``query`` (bound parameters already inlined) and return its rows as text columns."""
+        ...
 
     def as_text(self, expression: str) -> str: ...
 
@@ -55,6 +63,17 @@ class SqliteBackend:
 
     def key_json(self, columns: Sequence[str]) -> str:
         return f"json_array({', '.join(columns)})"
+
+    def fetch_text(
+        self, connection: Connection, query: str, columns: Sequence[str]
+    ) -> pl.DataFrame:
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            rows = cursor.execute(query).fetchall()
+        finally:
+            cursor.close()
+        schema = dict.fromkeys(columns, pl.String)
+        return pl.DataFrame(rows, schema=schema, orient="row")
 
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS TEXT)"
@@ -103,6 +122,28 @@ class PostgresBackend:
 
     def key_json(self, columns: Sequence[str]) -> str:
         return f"CAST(json_build_array({', '.join(columns)}) AS TEXT)"
+
+    def fetch_text(
+        self, connection: Connection, query: str, columns: Sequence[str]
+    ) -> pl.DataFrame:
+        """Rows as CSV that the server assembles in large chunks, parsed by Polars.
+
+        COPY TO STDOUT hands Python one message per row; ``string_agg`` hands it a few big strings.
+        """
+        names = [f"c{i}" for i in range(len(columns))]
+        line = " || ',' || ".join(
+            f"""coalesce('"' || replace({n}, '"', '""') || '"', '')""" for n in names
+        )
+        chunked = (
+            f"SELECT string_agg(line, chr(10)) FROM (SELECT {line} AS line, "
+            f"(row_number() OVER ()) / {FETCH_CHUNK_ROWS} AS chunk "
+            f"FROM ({query}) AS q ({', '.join(names)})) AS lines GROUP BY chunk"
+        )
+        chunks = [row[0] for row in connection.exec_driver_sql(chunked)]
+        schema = dict.fromkeys(columns, pl.String)
+        if not chunks:
+            return pl.DataFrame(schema=schema)
+        return pl.read_csv("\n".join(chunks).encode(), has_header=False, schema=schema)
 
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS TEXT)"

@@ -1,14 +1,18 @@
-"""Load one file in one transaction: stage its rows, then merge them set-based into each table.
+"""Load one file in one transaction: ship only new and changed rows, then merge them set-based.
 
-Unchanged rows are not written; changed tracked fields are appended to ``row_changes``; in
-``snapshot`` mode rows missing from the file are marked deleted. All SQL is built from the feed
-specs' own identifiers, never from anything a partner sent.
+Each row carries a hash of its values. Before the first batch of a table, the (key, hash) pairs
+the partner already has are read in one bulk query; a row whose key and hash are already there
+is counted unchanged and never sent to the database. The rest is staged (COPY on PostgreSQL,
+executemany on SQLite) and merged with one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <differs>``,
+which compares real values, so the counts and ``row_changes`` stay exact whatever the hash says.
+In ``snapshot`` mode, keys the partner has but the file lacks are marked deleted. All SQL is built
+from the feed specs' own identifiers, never from anything a partner sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
@@ -16,10 +20,13 @@ from sqlalchemy import Connection, DateTime, TextClause, bindparam, text
 
 from importer.db.backends import STAGING_ROW, Backend, backend_for
 from importer.feeds import FeedSpec
-from importer.feeds.base import PARTNER_COLUMN
+from importer.feeds.base import HASH_COLUMN, PARTNER_COLUMN
 from importer.reading import ROW
 
 DELETE_CHUNK = 500
+HASH_SEED = 0x1A90_5EED
+_GONE = "__gone"
+_KEY = "__key"
 
 
 @dataclass(frozen=True)
@@ -30,65 +37,172 @@ class MergeCounts:
     deleted: int = 0
 
 
+def with_row_hash(rows: pl.DataFrame, spec: FeedSpec) -> pl.DataFrame:
+    """Add the hash of every loaded value (``partner_id`` and bookkeeping excluded)."""
+    values = rows.select(rule.name for rule in spec.columns)
+    digest = values.hash_rows(seed=HASH_SEED).reinterpret(signed=True)
+    return rows.with_columns(digest.alias(HASH_COLUMN))
+
+
+class DirectLoadConflictError(Exception):
+    """A first load met a repeated key after rows went straight into the table: redo via staging."""
+
+
+def key_digest(spec: FeedSpec) -> pl.Expr:
+    """One 64-bit number per natural key: a cheap pre-filter before the exact join on the key."""
+    return pl.struct(*spec.key).hash(HASH_SEED).alias(_KEY)
+
+
+@dataclass
+class _Table:
+    """What is known about one target table during this file's load."""
+
+    existing: pl.DataFrame
+    """key columns, key digest, hash and deleted flag of the partner's rows before this file"""
+    direct: bool
+    """the partner had no rows here: batches go straight into the table, no staging"""
+    staged: bool = False
+    skipped: list[pl.Series] = field(default_factory=list)
+    """``_row`` of rows skipped as unchanged"""
+    direct_keys: list[pl.Series] = field(default_factory=list)
+    direct_rows: int = 0
+
+
 class FileLoad:
     """Staging and merging for one file, on a connection whose transaction the caller owns."""
 
-    def __init__(self, connection: Connection, job_id: int, now: datetime) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        partner_id: str,
+        job_id: int,
+        now: datetime,
+        direct: bool = True,
+    ) -> None:
         self.connection = connection
         self.backend: Backend = backend_for(connection)
+        self.partner_id = partner_id
         self.job_id = job_id
         self.now = now
-        self._staged: set[str] = set()
+        self.allow_direct = direct
+        self._tables: dict[str, _Table] = {}
 
     def stage(self, spec: FeedSpec, rows: pl.DataFrame) -> None:
-        if rows.is_empty():
+        """Send the new and changed rows of a batch; unchanged rows are only counted."""
+        table = self._table(spec, rows)
+        hashed = with_row_hash(rows, spec).with_columns(key_digest(spec))
+        if table.direct:
+            self._insert_direct(spec, table, hashed)
+            return
+        candidates = table.existing.filter(pl.col(_KEY).is_in(hashed.get_column(_KEY).implode()))
+        compared = hashed.join(candidates.drop(_KEY), on=list(spec.key), how="left", suffix="__old")
+        same = (pl.col(f"{HASH_COLUMN}__old") == pl.col(HASH_COLUMN)) & ~pl.col(_GONE).fill_null(
+            True
+        )
+        table.skipped.append(compared.filter(same).get_column(ROW))
+        shipped = compared.filter(~same.fill_null(False))
+        if shipped.is_empty():
             return
         staging = _staging(spec)
-        if spec.name not in self._staged:
+        columns = (*spec.data_columns, HASH_COLUMN)
+        if not table.staged:
             self.backend.create_staging(
-                self.connection, staging, spec.table_name, ", ".join(spec.data_columns)
+                self.connection, staging, spec.table_name, ", ".join(columns)
             )
-            self._staged.add(spec.name)
-        frame = rows.select(*spec.data_columns, pl.col(ROW).alias(STAGING_ROW))
+            table.staged = True
+        frame = shipped.select(*columns, pl.col(ROW).alias(STAGING_ROW))
         self.backend.copy_rows(self.connection, staging, frame)
 
+    def _insert_direct(self, spec: FeedSpec, table: _Table, rows: pl.DataFrame) -> None:
+        """First load of this table for the partner: every row is new, so skip staging and merging."""
+        keys = rows.get_column(_KEY)
+        seen = pl.concat(table.direct_keys) if table.direct_keys else keys.clear()
+        if keys.is_duplicated().any() or keys.is_in(seen.implode()).any():
+            raise DirectLoadConflictError(spec.name)
+        table.direct_keys.append(keys)
+        frame = rows.select(
+            *spec.data_columns,
+            HASH_COLUMN,
+            pl.lit(self.job_id).alias("first_job_id"),
+            pl.lit(self.job_id).alias("last_job_id"),
+            pl.lit(self.now).alias("created_at"),
+            pl.lit(self.now).alias("updated_at"),
+        )
+        self.backend.copy_rows(self.connection, spec.table_name, frame)
+        table.direct_rows += rows.height
+
     def unstage(self, spec: FeedSpec, rows: Iterable[int]) -> None:
-        """Take back rows staged from an earlier batch (a later one showed them invalid)."""
-        if spec.name not in self._staged:
+        """Take back rows of an earlier batch that a later one showed invalid (duplicate keys)."""
+        table = self._tables.get(spec.name)
+        if table is None:
             return
+        if table.direct:
+            raise DirectLoadConflictError(spec.name)
         pending = sorted(set(rows))
+        dropped = pl.Series(pending, dtype=pl.Int64).implode()
+        table.skipped = [s.filter(~s.is_in(dropped)) for s in table.skipped]
+        if not table.staged:
+            return
         for start in range(0, len(pending), DELETE_CHUNK):
             chunk = ", ".join(str(int(r)) for r in pending[start : start + DELETE_CHUNK])
             self.connection.exec_driver_sql(
                 f"DELETE FROM {_staging(spec)} WHERE {STAGING_ROW} IN ({chunk})"
             )
 
-    def merge(self, spec: FeedSpec, partner_id: str, snapshot: bool) -> MergeCounts:
-        """Apply the staged rows of ``spec``; returns what happened to them."""
-        if spec.name not in self._staged:
-            deleted = self._mark_missing_deleted(spec, partner_id) if snapshot else 0
-            return MergeCounts(deleted=deleted)
-        staging = _staging(spec)
-        self.connection.exec_driver_sql(f"ANALYZE {staging}")
-        staged = self._count(f"SELECT COUNT(*) FROM {staging}")
-        join = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
-        changed = self._differs(spec, "t", "s")
-        inserted = self._count(
-            f"SELECT COUNT(*) FROM {staging} s WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {spec.table_name} t WHERE {join})"
-        )
-        updated = self._count(
-            f"SELECT COUNT(*) FROM {staging} s JOIN {spec.table_name} t ON {join} WHERE {changed}"
-        )
-        self._record_changes(spec, staging, join)
-        self._upsert(spec, staging)
-        deleted = self._mark_missing_deleted(spec, partner_id) if snapshot else 0
-        self.connection.exec_driver_sql(f"DROP TABLE {staging}")
-        self._staged.discard(spec.name)
-        return MergeCounts(inserted, updated, staged - inserted - updated, deleted)
+    def merge(self, spec: FeedSpec, file_keys: pl.DataFrame | None) -> MergeCounts:
+        """Apply the staged rows; with ``file_keys`` (snapshot) mark the partner's other keys deleted."""
+        table = self._tables.get(spec.name)
+        skipped = sum(len(s) for s in table.skipped) if table else 0
+        if table is not None and table.direct:
+            self._tables.pop(spec.name)
+            return MergeCounts(inserted=table.direct_rows)
+        inserted = updated = staged = 0
+        if table is not None and table.staged:
+            staging = _staging(spec)
+            self.connection.exec_driver_sql(f"ANALYZE {staging}")
+            join = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
+            staged = self._count(f"SELECT COUNT(*) FROM {staging}")
+            inserted = self._count(
+                f"SELECT COUNT(*) FROM {staging} s WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {spec.table_name} t WHERE {join})"
+            )
+            updated = self._count(
+                f"SELECT COUNT(*) FROM {staging} s JOIN {spec.table_name} t ON {join} "
+                f"WHERE {self._differs(spec, 't', 's')}"
+            )
+            self._record_changes(spec, staging, join)
+            self._upsert(spec, staging)
+            self.connection.exec_driver_sql(f"DROP TABLE {staging}")
+        deleted = self._mark_missing_deleted(spec, file_keys) if file_keys is not None else 0
+        self._tables.pop(spec.name, None)
+        return MergeCounts(inserted, updated, staged - inserted - updated + skipped, deleted)
 
-    def _differs(self, spec: FeedSpec, old: str, new: str) -> str:
-        values = [c for c in spec.data_columns if c not in spec.key]
+    def _table(self, spec: FeedSpec, sample: pl.DataFrame) -> _Table:
+        if spec.name not in self._tables:
+            existing = self._existing(spec, sample.schema)
+            direct = self.allow_direct and existing.is_empty()
+            self._tables[spec.name] = _Table(existing, direct)
+        return self._tables[spec.name]
+
+    def _existing(self, spec: FeedSpec, schema: pl.Schema) -> pl.DataFrame:
+        """The partner's (key, hash, deleted) in one bulk read, typed like the file's rows."""
+        columns = [*spec.key, HASH_COLUMN, _GONE]
+        partner = self.partner_id.replace("'", "''")
+        query = (
+            "SELECT "
+            + ", ".join(f"CAST({k} AS TEXT)" for k in (*spec.key, HASH_COLUMN))
+            + f", CASE WHEN deleted_at IS NULL THEN '0' ELSE '1' END FROM {spec.table_name} "
+            f"WHERE {PARTNER_COLUMN} = '{partner}'"
+        )
+        text_frame = self.backend.fetch_text(self.connection, query, columns)
+        return text_frame.with_columns(
+            *(_from_text(k, schema[k]) for k in spec.key),
+            pl.col(HASH_COLUMN).cast(pl.Int64),
+            (pl.col(_GONE) == "1").alias(_GONE),
+        ).with_columns(key_digest(spec))
+
+    def _differs(self, spec: FeedSpec, old: str, new: str, extra: tuple[str, ...] = ()) -> str:
+        values = [c for c in (*spec.data_columns, *extra) if c not in spec.key]
         terms = [f"{old}.{c} {self.backend.differs} {new}.{c}" for c in values]
         terms.append(f"{old}.deleted_at IS NOT NULL")
         return "(" + " OR ".join(terms) + ")"
@@ -109,8 +223,9 @@ class FileLoad:
             )
 
     def _upsert(self, spec: FeedSpec, staging: str) -> None:
-        columns = ", ".join(spec.data_columns)
-        values = [c for c in spec.data_columns if c not in spec.key]
+        """Insert new rows, rewrite changed ones; a row equal in every value is left untouched."""
+        columns = ", ".join((*spec.data_columns, HASH_COLUMN))
+        values = [c for c in (*spec.data_columns, HASH_COLUMN) if c not in spec.key]
         assignments = ", ".join(
             [f"{c} = excluded.{c}" for c in values]
             + [
@@ -119,37 +234,51 @@ class FileLoad:
                 "deleted_at = NULL",
             ]
         )
+        differs = self._differs(spec, spec.table_name, "excluded", (HASH_COLUMN,))
         self.connection.execute(
             _sql(
                 f"INSERT INTO {spec.table_name} ({columns}, first_job_id, last_job_id, created_at, "
                 f"updated_at, deleted_at) SELECT {columns}, :job, :job, :now, :now, NULL "
                 f"FROM {staging} WHERE true "
-                f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {assignments} "
-                f"WHERE {self._differs(spec, spec.table_name, 'excluded')}"
+                f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {assignments} WHERE {differs}"
             ),
             {"job": self.job_id, "now": self.now},
         )
 
-    def _mark_missing_deleted(self, spec: FeedSpec, partner_id: str) -> int:
-        staging = _staging(spec)
-        absent = (
-            f"AND NOT EXISTS (SELECT 1 FROM {staging} s WHERE "
-            + " AND ".join(f"s.{k} = {spec.table_name}.{k}" for k in spec.key)
-            + ")"
-            if spec.name in self._staged
-            else ""
+    def _mark_missing_deleted(self, spec: FeedSpec, file_keys: pl.DataFrame) -> int:
+        """Snapshot: the partner's live keys that this file does not contain get ``deleted_at``."""
+        table = self._tables.get(spec.name) or _Table(self._existing(spec, file_keys.schema), False)
+        missing = (
+            table.existing.filter(~pl.col(_GONE))
+            .join(file_keys, on=list(spec.key), how="anti")
+            .select(spec.key)
         )
+        if missing.is_empty():
+            return 0
+        gone = f"gone_{spec.table_name}"
+        self.backend.create_staging(self.connection, gone, spec.table_name, ", ".join(spec.key))
+        self.backend.copy_rows(
+            self.connection, gone, missing.with_columns(pl.lit(0).alias(STAGING_ROW))
+        )
+        match = " AND ".join(f"g.{k} = {spec.table_name}.{k}" for k in spec.key)
         result = self.connection.execute(
             _sql(
                 f"UPDATE {spec.table_name} SET deleted_at = :now, last_job_id = :job "
-                f"WHERE {PARTNER_COLUMN} = :partner AND deleted_at IS NULL {absent}"
+                f"WHERE EXISTS (SELECT 1 FROM {gone} g WHERE {match})"
             ),
-            {"now": self.now, "job": self.job_id, "partner": partner_id},
+            {"now": self.now, "job": self.job_id},
         )
+        self.connection.exec_driver_sql(f"DROP TABLE {gone}")
         return int(result.rowcount)
 
     def _count(self, sql: str) -> int:
         return int(self.connection.exec_driver_sql(sql).scalar_one())
+
+
+def _from_text(column: str, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.Date:
+        return pl.col(column).str.to_date("%Y-%m-%d")
+    return pl.col(column).cast(dtype)
 
 
 def _sql(statement: str) -> TextClause:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import BigInteger, DateTime
 from sqlmodel import Field, SQLModel
 
 PARTNER_COLUMN = "partner_id"
+HASH_COLUMN = "row_hash"
 BOOKKEEPING_COLUMNS = frozenset(
-    {"first_job_id", "last_job_id", "created_at", "updated_at", "deleted_at"}
+    {"first_job_id", "last_job_id", "created_at", "updated_at", "deleted_at", HASH_COLUMN}
 )
 
 
@@ -29,4 +30,9 @@ class FeedRow(SQLModel):
         default=None,
         sa_type=timestamp_column(),
         description="set when a snapshot file no longer contains the row",
+    )
+    row_hash: int | None = Field(
+        default=None,
+        sa_type=BigInteger,
+        description="hash of the loaded values: a re-sent row with the same hash is not shipped",
     )

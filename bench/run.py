@@ -1,0 +1,169 @@
+"""Run the benchmark scenarios through the real ``importer process`` and print one JSON line each.
+
+    python -m bench.generate --rows 1000000 --out bench/data
+    python -m bench.run --data bench/data --backends sqlite,postgres
+
+Scenarios: the first load of a catalog; the next day's catalog (5 % changed prices, 1 % new SKUs);
+the same rows in another order (bytes differ, nothing changed); the identical bytes again; and
+orders with nested lines, first and changed. Beside them, in the same run: the databases' own bulk
+loaders into a table with the same primary key (``psql \\copy``, ``sqlite3 .import``) as ceilings,
+and pandas ``read_csv`` + ``to_sql`` as what one would write by hand. ``seconds`` is the pipeline's
+own time (claim to filed away, from the job report); ``wall_seconds`` adds interpreter start-up.
+``peak_rss_mb`` is the peak resident memory of the process that ran the scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+PG_ADMIN = os.environ.get("IMPORTER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+CATALOG_COLUMNS = (
+    "sku text PRIMARY KEY, name text, description text, brand text, category text, color text, "
+    "price numeric(18,4), msrp numeric(18,4), qoh integer, in_stock boolean, on_sale boolean, "
+    "image_url text"
+)
+SCENARIOS = (
+    ("first_load", "products_v1.csv"),
+    ("changed_redrop", "products_v2.csv"),
+    ("reordered_identical", "products_v2_reordered.csv"),
+    ("identical_bytes", "products_v2.csv"),
+    ("orders_first_load", "orders_v1.json"),
+    ("orders_changed", "orders_v2.json"),
+)
+
+
+def run_measured(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MB and stderr of one child process."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise RuntimeError(f"{command[:4]} failed: {stderr[-2000:]}")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024, stderr
+
+
+def emit(**fields: object) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+class Backend:
+    def __init__(self, name: str, workdir: Path) -> None:
+        self.name = name
+        self.workdir = workdir
+        self.database = f"importer_bench_{uuid.uuid4().hex[:8]}"
+        if name == "sqlite":
+            self.url = f"sqlite:///{workdir / 'bench.db'}"
+        else:
+            base = PG_ADMIN.rpartition("/")[0]
+            self.url = f"{base}/{self.database}"
+            self._admin(f"CREATE DATABASE {self.database}")
+
+    def close(self) -> None:
+        if self.name == "postgres":
+            self._admin(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
+
+    def _admin(self, sql: str) -> None:
+        subprocess.run(["psql", PG_ADMIN, "-q", "-c", sql], check=True, capture_output=True)
+
+    def ceiling(self, csv_file: Path) -> float:
+        """The database's own bulk load of the same file into a table with the same key."""
+        if self.name == "sqlite":
+            db = self.workdir / "ceiling.db"
+            db.unlink(missing_ok=True)
+            script = f"CREATE TABLE products ({CATALOG_COLUMNS});\n.import --csv --skip 1 {csv_file} products\n"
+            started = time.perf_counter()
+            subprocess.run(["sqlite3", str(db)], input=script, text=True, check=True)
+            return time.perf_counter() - started
+        subprocess.run(["psql", self.url, "-q", "-c", f"CREATE TABLE ceiling_products ({CATALOG_COLUMNS})"], check=True)
+        started = time.perf_counter()
+        subprocess.run(
+            ["psql", self.url, "-q", "-c", f"\\copy ceiling_products FROM '{csv_file}' CSV HEADER"], check=True
+        )
+        return time.perf_counter() - started
+
+    def pandas(self, csv_file: Path) -> tuple[float, float] | None:
+        code = (
+            "import sys, pandas, sqlalchemy\n"
+            "engine = sqlalchemy.create_engine(sys.argv[2].replace('postgresql://', 'postgresql+psycopg://'))\n"
+            "pandas.read_csv(sys.argv[1]).to_sql('pandas_products', engine, if_exists='replace', "
+            "index=False, chunksize=50000)\n"
+        )
+        try:
+            import pandas  # noqa: F401
+        except ImportError:
+            return None
+        url = self.url if self.name == "postgres" else f"sqlite:///{self.workdir / 'pandas.db'}"
+        seconds, rss, _ = run_measured([sys.executable, "-c", code, str(csv_file), url])
+        return seconds, rss
+
+
+def run_backend(name: str, data: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="importer-bench-") as scratch:
+        workdir = Path(scratch)
+        backend = Backend(name, workdir)
+        try:
+            config = workdir / "importer.toml"
+            config.write_text(f'[database]\nurl = "{backend.url}"\n[inbox]\nroot = "{workdir / "inbox"}"\n')
+            rows_first = 0
+            for scenario, file_name in SCENARIOS:
+                source = data / file_name
+                if not source.exists():
+                    continue
+                target = workdir / "drop" / scenario / file_name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+                wall, rss, _ = run_measured(
+                    [sys.executable, "-m", "importer", "--config", str(config), "process", str(target), "--partner", "bench"]
+                )
+                report = _latest_report(workdir / "inbox")
+                seconds = report["duration_ms"] / 1000
+                rows = report["row_count"] or rows_first
+                rows_first = rows_first or report["row_count"]
+                emit(
+                    scenario=scenario, backend=name, rows=rows, seconds=round(seconds, 3),
+                    wall_seconds=round(wall, 3), rows_per_s=round(rows / seconds) if seconds else None,
+                    peak_rss_mb=round(rss, 1), status=report["status"], inserted=report["inserted_count"],
+                    updated=report["updated_count"], unchanged=report["unchanged_count"],
+                )
+            catalog = data / "products_v1.csv"
+            ceiling = backend.ceiling(catalog)
+            emit(scenario="ceiling_bulk_load", backend=name, rows=rows_first, seconds=round(ceiling, 3),
+                 tool="psql \\copy" if name == "postgres" else "sqlite3 .import")
+            measured = backend.pandas(catalog)
+            if measured is None:
+                emit(scenario="pandas_to_sql", backend=name, skipped="pandas is not installed")
+            else:
+                emit(scenario="pandas_to_sql", backend=name, rows=rows_first, seconds=round(measured[0], 3),
+                     peak_rss_mb=round(measured[1], 1))
+        finally:
+            backend.close()
+
+
+def _latest_report(inbox: Path) -> dict[str, object]:
+    reports = sorted(inbox.rglob("*.report.json"), key=lambda p: p.stat().st_mtime)
+    return dict(json.loads(reports[-1].read_text()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("bench/data"))
+    parser.add_argument("--backends", default="sqlite,postgres")
+    args = parser.parse_args()
+    for name in args.backends.split(","):
+        run_backend(name.strip(), args.data.resolve())
+
+
+if __name__ == "__main__":
+    main()
