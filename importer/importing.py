@@ -7,7 +7,7 @@ seen so far (to find duplicates across batches). Nothing is committed here: the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from importer.db.loader import DirectLoadConflictError, FileLoad, MergeCounts
 from importer.exceptions import DatabaseUnavailableError
 from importer.feeds import FEEDS, ChildSpec, FeedSpec
 from importer.headers import HeaderMap, resolve_headers, snake_case
+from importer.prefetch import ahead
 from importer.problems import PROBLEM_SCHEMA
 from importer.reading import ITEM, ROW, RawTable, ReadOptions, column_name, open_table
 from importer.validation import ValidatedBatch, ValidationContext, duplicate_keys, validate
@@ -144,11 +145,8 @@ def _run(
     )
     problems: list[pl.DataFrame] = []
     keys: list[pl.DataFrame] = []
-    for frame in raw.frames:
-        records = _named(frame, headers, (ROW,))
+    for records, checked in ahead(_validated(raw, headers, nested, spec, context)):
         result.row_count += records.height
-        checked = [validate(records, spec, context)]
-        checked += [_validate_nested(n, records, context) for n in nested]
         batch_problems = pl.concat([c.problems for c in checked])
         problems.append(batch_problems)
         rejected = batch_problems.get_column("row").unique().implode()
@@ -176,6 +174,21 @@ def _run(
         for n in nested:
             result.children[n.spec.name] = load.merge(n.spec, None)
     return result
+
+
+def _validated(
+    raw: RawTable,
+    headers: HeaderMap,
+    nested: list[_Nested],
+    spec: FeedSpec,
+    context: ValidationContext,
+) -> Iterator[tuple[pl.DataFrame, list[ValidatedBatch]]]:
+    """Each batch's records, and their validation: the feed's own first, then nested lists."""
+    for frame in raw.frames:
+        records = _named(frame, headers, (ROW,))
+        checked = [validate(records, spec, context)]
+        checked += [_validate_nested(n, records, context) for n in nested]
+        yield records, checked
 
 
 def _rejection(result: ImportResult, feed_settings: FeedSettings) -> str | None:

@@ -208,19 +208,27 @@ class FileLoad:
         return "(" + " OR ".join(terms) + ")"
 
     def _record_changes(self, spec: FeedSpec, staging: str, join: str) -> None:
+        """One pass over the changed rows writes old -> new for every tracked field that moved."""
+        if not spec.tracked:
+            return
         key = self.backend.key_json([f"s.{k}" for k in spec.key])
-        for column in spec.tracked:
-            self.connection.execute(
-                _sql(
-                    "INSERT INTO row_changes (job_id, table_name, partner_id, row_key, "
-                    "column_name, old_value, new_value, changed_at) "
-                    f"SELECT :job, :table, s.{PARTNER_COLUMN}, {key}, :column, "
-                    f"{self.backend.as_text(f't.{column}')}, {self.backend.as_text(f's.{column}')}, :now "
-                    f"FROM {staging} s JOIN {spec.table_name} t ON {join} "
-                    f"WHERE t.{column} {self.backend.differs} s.{column}"
-                ),
-                {"job": self.job_id, "table": spec.table_name, "column": column, "now": self.now},
-            )
+        names = " UNION ALL ".join(f"SELECT '{c}' AS name" for c in spec.tracked)
+        old = " ".join(f"WHEN '{c}' THEN {self.backend.as_text(f't.{c}')}" for c in spec.tracked)
+        new = " ".join(f"WHEN '{c}' THEN {self.backend.as_text(f's.{c}')}" for c in spec.tracked)
+        self.connection.execute(
+            _sql(
+                "INSERT INTO row_changes (job_id, table_name, partner_id, row_key, column_name, "
+                "old_value, new_value, changed_at) "
+                "SELECT :job, :table, partner_id, row_key, column_name, old_value, new_value, :now "
+                f"FROM (SELECT s.{PARTNER_COLUMN} AS partner_id, {key} AS row_key, "
+                f"c.name AS column_name, CASE c.name {old} END AS old_value, "
+                f"CASE c.name {new} END AS new_value "
+                f"FROM {staging} s JOIN {spec.table_name} t ON {join} CROSS JOIN ({names}) c "
+                f"WHERE {self._differs(spec, 't', 's')}) AS moved "
+                f"WHERE old_value {self.backend.differs} new_value"
+            ),
+            {"job": self.job_id, "table": spec.table_name, "now": self.now},
+        )
 
     def _upsert(self, spec: FeedSpec, staging: str) -> None:
         """Insert new rows, rewrite changed ones; a row equal in every value is left untouched."""
