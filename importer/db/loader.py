@@ -155,6 +155,8 @@ class FileLoad:
         skipped = sum(len(s) for s in table.skipped) if table else 0
         if table is not None and table.direct:
             self._tables.pop(spec.name)
+            # Fresh statistics, or the next file's merge is planned for an empty table.
+            self.connection.exec_driver_sql(f"ANALYZE {spec.table_name}")
             return MergeCounts(inserted=table.direct_rows)
         inserted = updated = staged = 0
         if table is not None and table.staged:
