@@ -25,9 +25,12 @@ def catalog(rows: int, seed: int) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "sku": index.map_elements(lambda i: f"SKU-{i:08d}", return_dtype=pl.String),
-            "name": index.map_elements(lambda i: f"Trail Runner {i % 97}, size {i % 13}", return_dtype=pl.String),
+            "name": index.map_elements(
+                lambda i: f"Trail Runner {i % 97}, size {i % 13}", return_dtype=pl.String
+            ),
             "description": index.map_elements(
-                lambda i: f'Lightweight "model {i % 31}", {i % 7} mm drop, recycled mesh', return_dtype=pl.String
+                lambda i: f'Lightweight "model {i % 31}", {i % 7} mm drop, recycled mesh',
+                return_dtype=pl.String,
             ),
             "brand": [brands[i % len(brands)] for i in range(rows)],
             "category": [f"Category {i % 20}" for i in range(rows)],
@@ -37,7 +40,9 @@ def catalog(rows: int, seed: int) -> pl.DataFrame:
             "qoh": [str(rng.randint(0, 500)) for _ in range(rows)],
             "in_stock": [("true", "false")[i % 5 == 0] for i in range(rows)],
             "on_sale": [("false", "true")[i % 9 == 0] for i in range(rows)],
-            "image_url": index.map_elements(lambda i: f"https://img.example.com/p/{i}.jpg", return_dtype=pl.String),
+            "image_url": index.map_elements(
+                lambda i: f"https://img.example.com/p/{i}.jpg", return_dtype=pl.String
+            ),
         }
     )
 
@@ -48,7 +53,8 @@ def redrop(base: pl.DataFrame, seed: int) -> pl.DataFrame:
     rows = base.height
     changed = set(rng.sample(range(rows), int(rows * CHANGED_SHARE)))
     prices = [
-        f"{float(p) + 1:.2f}" if i in changed else p for i, p in enumerate(base.get_column("price").to_list())
+        f"{float(p) + 1:.2f}" if i in changed else p
+        for i, p in enumerate(base.get_column("price").to_list())
     ]
     new = catalog(int(rows * NEW_SHARE), seed + 2).with_columns(
         pl.format("NEW-{}", pl.col("sku")).alias("sku")
@@ -61,15 +67,25 @@ def orders(count: int, seed: int, bump: bool = False) -> list[dict[str, object]]
     result = []
     for number in range(count):
         lines = [
-            {"sku": f"SKU-{rng.randrange(1_000_000):08d}-{line}", "quantity": rng.randint(1, 5),
-             "price": round(rng.randint(500, 9_999) / 100 + (1 if bump and number % 20 == 0 else 0), 2)}
+            {
+                "sku": f"SKU-{rng.randrange(1_000_000):08d}-{line}",
+                "quantity": rng.randint(1, 5),
+                "price": round(
+                    rng.randint(500, 9_999) / 100 + (1 if bump and number % 20 == 0 else 0), 2
+                ),
+            }
             for line in range(rng.randint(1, 4))
         ]
         result.append(
-            {"orderNumber": f"SO-{number:08d}", "dateEntered": "2026-11-02T14:05:00Z",
-             "status": "Shipped" if bump and number % 20 == 0 else "Pending",
-             "orderTotal": round(sum(float(str(l["price"])) * int(str(l["quantity"])) for l in lines), 2),
-             "items": lines}
+            {
+                "orderNumber": f"SO-{number:08d}",
+                "dateEntered": "2026-11-02T14:05:00Z",
+                "status": "Shipped" if bump and number % 20 == 0 else "Pending",
+                "orderTotal": round(
+                    sum(float(str(ln["price"])) * int(str(ln["quantity"])) for ln in lines), 2
+                ),
+                "items": lines,
+            }
         )
     return result
 
@@ -86,7 +102,9 @@ def main() -> None:
     base.write_csv(args.out / "products_v1.csv")
     changed = redrop(base, args.seed)
     changed.write_csv(args.out / "products_v2.csv")
-    changed.sample(fraction=1.0, shuffle=True, seed=args.seed).write_csv(args.out / "products_v2_reordered.csv")
+    changed.sample(fraction=1.0, shuffle=True, seed=args.seed).write_csv(
+        args.out / "products_v2_reordered.csv"
+    )
     for version, bump in (("v1", False), ("v2", True)):
         (args.out / f"orders_{version}.json").write_text(
             json.dumps({"orders": orders(args.orders, args.seed, bump)})

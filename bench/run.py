@@ -15,6 +15,7 @@ own time (claim to filed away, from the job report); ``wall_seconds`` adds inter
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -86,10 +87,14 @@ class Backend:
             started = time.perf_counter()
             subprocess.run(["sqlite3", str(db)], input=script, text=True, check=True)
             return time.perf_counter() - started
-        subprocess.run(["psql", self.url, "-q", "-c", f"CREATE TABLE ceiling_products ({CATALOG_COLUMNS})"], check=True)
+        subprocess.run(
+            ["psql", self.url, "-q", "-c", f"CREATE TABLE ceiling_products ({CATALOG_COLUMNS})"],
+            check=True,
+        )
         started = time.perf_counter()
         subprocess.run(
-            ["psql", self.url, "-q", "-c", f"\\copy ceiling_products FROM '{csv_file}' CSV HEADER"], check=True
+            ["psql", self.url, "-q", "-c", f"\\copy ceiling_products FROM '{csv_file}' CSV HEADER"],
+            check=True,
         )
         return time.perf_counter() - started
 
@@ -100,9 +105,7 @@ class Backend:
             "pandas.read_csv(sys.argv[1]).to_sql('pandas_products', engine, if_exists='replace', "
             "index=False, chunksize=50000)\n"
         )
-        try:
-            import pandas  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("pandas") is None:
             return None
         url = self.url if self.name == "postgres" else f"sqlite:///{self.workdir / 'pandas.db'}"
         seconds, rss, _ = run_measured([sys.executable, "-c", code, str(csv_file), url])
@@ -115,7 +118,9 @@ def run_backend(name: str, data: Path) -> None:
         backend = Backend(name, workdir)
         try:
             config = workdir / "importer.toml"
-            config.write_text(f'[database]\nurl = "{backend.url}"\n[inbox]\nroot = "{workdir / "inbox"}"\n')
+            config.write_text(
+                f'[database]\nurl = "{backend.url}"\n[inbox]\nroot = "{workdir / "inbox"}"\n'
+            )
             rows_first = 0
             for scenario, file_name in SCENARIOS:
                 source = data / file_name
@@ -125,28 +130,55 @@ def run_backend(name: str, data: Path) -> None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, target)
                 wall, rss, _ = run_measured(
-                    [sys.executable, "-m", "importer", "--config", str(config), "process", str(target), "--partner", "bench"]
+                    [
+                        sys.executable,
+                        "-m",
+                        "importer",
+                        "--config",
+                        str(config),
+                        "process",
+                        str(target),
+                        "--partner",
+                        "bench",
+                    ]
                 )
                 report = _latest_report(workdir / "inbox")
                 seconds = report["duration_ms"] / 1000
                 rows = report["row_count"] or rows_first
                 rows_first = rows_first or report["row_count"]
                 emit(
-                    scenario=scenario, backend=name, rows=rows, seconds=round(seconds, 3),
-                    wall_seconds=round(wall, 3), rows_per_s=round(rows / seconds) if seconds else None,
-                    peak_rss_mb=round(rss, 1), status=report["status"], inserted=report["inserted_count"],
-                    updated=report["updated_count"], unchanged=report["unchanged_count"],
+                    scenario=scenario,
+                    backend=name,
+                    rows=rows,
+                    seconds=round(seconds, 3),
+                    wall_seconds=round(wall, 3),
+                    rows_per_s=round(rows / seconds) if seconds else None,
+                    peak_rss_mb=round(rss, 1),
+                    status=report["status"],
+                    inserted=report["inserted_count"],
+                    updated=report["updated_count"],
+                    unchanged=report["unchanged_count"],
                 )
             catalog = data / "products_v1.csv"
             ceiling = backend.ceiling(catalog)
-            emit(scenario="ceiling_bulk_load", backend=name, rows=rows_first, seconds=round(ceiling, 3),
-                 tool="psql \\copy" if name == "postgres" else "sqlite3 .import")
+            emit(
+                scenario="ceiling_bulk_load",
+                backend=name,
+                rows=rows_first,
+                seconds=round(ceiling, 3),
+                tool="psql \\copy" if name == "postgres" else "sqlite3 .import",
+            )
             measured = backend.pandas(catalog)
             if measured is None:
                 emit(scenario="pandas_to_sql", backend=name, skipped="pandas is not installed")
             else:
-                emit(scenario="pandas_to_sql", backend=name, rows=rows_first, seconds=round(measured[0], 3),
-                     peak_rss_mb=round(measured[1], 1))
+                emit(
+                    scenario="pandas_to_sql",
+                    backend=name,
+                    rows=rows_first,
+                    seconds=round(measured[0], 3),
+                    peak_rss_mb=round(measured[1], 1),
+                )
         finally:
             backend.close()
 

@@ -10,7 +10,9 @@ from sqlalchemy import Connection
 
 STAGING_ROW = "_row"
 FETCH_CHUNK_ROWS = 100_000
+SQLITE_ANALYSIS_ROWS = 1000
 FETCH_CHUNK_ROWS = 100_000
+SQLITE_ANALYSIS_ROWS = 1000
 
 
 class Backend(Protocol):
@@ -24,6 +26,10 @@ class Backend(Protocol):
     def copy_rows(self, connection: Connection, staging: str, frame: pl.DataFrame) -> None: ...
 
     def key_json(self, columns: Sequence[str]) -> str: ...
+
+    def analyze(self, connection: Connection, table: str) -> None:
+        """Refresh the planner's statistics of ``table`` (sampled, so cheap on big tables)."""
+        ...
 
     def fetch_text(
         self, connection: Connection, query: str, columns: Sequence[str]
@@ -63,6 +69,10 @@ class SqliteBackend:
 
     def key_json(self, columns: Sequence[str]) -> str:
         return f"json_array({', '.join(columns)})"
+
+    def analyze(self, connection: Connection, table: str) -> None:
+        connection.exec_driver_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_ROWS}")
+        connection.exec_driver_sql(f"ANALYZE {table}")
 
     def fetch_text(
         self, connection: Connection, query: str, columns: Sequence[str]
@@ -122,6 +132,9 @@ class PostgresBackend:
 
     def key_json(self, columns: Sequence[str]) -> str:
         return f"CAST(json_build_array({', '.join(columns)}) AS TEXT)"
+
+    def analyze(self, connection: Connection, table: str) -> None:
+        connection.exec_driver_sql(f"ANALYZE {table}")
 
     def fetch_text(
         self, connection: Connection, query: str, columns: Sequence[str]

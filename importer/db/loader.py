@@ -156,12 +156,12 @@ class FileLoad:
         if table is not None and table.direct:
             self._tables.pop(spec.name)
             # Fresh statistics, or the next file's merge is planned for an empty table.
-            self.connection.exec_driver_sql(f"ANALYZE {spec.table_name}")
+            self.backend.analyze(self.connection, spec.table_name)
             return MergeCounts(inserted=table.direct_rows)
         inserted = updated = staged = 0
         if table is not None and table.staged:
             staging = _staging(spec)
-            self.connection.exec_driver_sql(f"ANALYZE {staging}")
+            self.backend.analyze(self.connection, staging)
             join = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
             staged = self._count(f"SELECT COUNT(*) FROM {staging}")
             inserted = self._count(
