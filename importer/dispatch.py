@@ -18,7 +18,8 @@ from sqlalchemy.exc import OperationalError
 from importer.db.ledger import JobStatus
 from importer.exceptions import DatabaseUnavailableError, TerminalError, TransientError
 from importer.locks import Lane, LaneLocks
-from importer.pipeline import Outcome, Pipeline, printable
+from importer.logs import printable
+from importer.pipeline import Outcome, Pipeline
 from importer.routing import route
 from importer.scanning import Candidate
 
@@ -80,7 +81,7 @@ class Dispatcher:
     def _forget(self, future: Future[None]) -> None:
         with self._guard:
             self._futures.discard(future)
-        if future.exception() is not None and not future.cancelled():
+        if not future.cancelled() and future.exception() is not None:
             logger.opt(exception=future.exception()).error("a worker stopped unexpectedly")
 
     def _work_lane(self, lane: Lane, files: list[Candidate]) -> None:

@@ -27,3 +27,8 @@ def configure_logging(settings: LoggingSettings) -> None:
         logger.add(sys.stderr, level=settings.level, serialize=True)
     else:
         logger.add(sys.stderr, level=settings.level, format=TERMINAL_FORMAT, colorize=None)
+
+
+def printable(text: str) -> str:
+    """Partner-supplied text for a log line: control characters escaped, so no line can be forged."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

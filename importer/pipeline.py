@@ -25,6 +25,7 @@ from importer.exceptions import DatabaseUnavailableError, TerminalError, Transie
 from importer.feeds import FeedSpec
 from importer.importing import ImportResult, import_file
 from importer.inbox import Inbox
+from importer.logs import printable
 from importer.problems import empty_problems, problems_frame
 from importer.report import Report, first_errors, write_reports
 from importer.routing import check_partner_id, route
@@ -226,11 +227,6 @@ class Pipeline:
             )
             return
         self._finish(job, claimed, status, empty_problems(), None)
-
-
-def printable(text: str) -> str:
-    """Partner-supplied text for a log line: control characters escaped, so no line can be forged."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _count(job: ImportJob, status: JobStatus) -> None:

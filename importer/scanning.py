@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from loguru import logger
+
 from importer.config import Settings
 from importer.inbox import Inbox, is_temporary
+from importer.logs import printable
+from importer.routing import PARTNER_ID
 from importer.stability import is_marker
 
 
@@ -25,6 +29,8 @@ def waiting(settings: Settings, inbox: Inbox) -> list[Candidate]:
     found: list[Candidate] = []
     if inbox.incoming.is_dir():
         for partner_dir in sorted(inbox.incoming.iterdir()):
+            if not _usable_partner_folder(partner_dir):
+                continue
             if partner_dir.is_dir() and not partner_dir.is_symlink():
                 found += _files(
                     partner_dir,
@@ -42,6 +48,19 @@ def waiting(settings: Settings, inbox: Inbox) -> list[Candidate]:
                 source.require_done_marker,
             )
     return sorted(found, key=lambda c: (c.arrived, c.path.name))
+
+
+_warned: set[Path] = set()
+
+
+def _usable_partner_folder(folder: Path) -> bool:
+    """A folder whose name is no valid partner id is left alone, and said so once."""
+    if not folder.is_dir() or PARTNER_ID.match(folder.name):
+        return True
+    if folder not in _warned:
+        _warned.add(folder)
+        logger.warning("ignoring {}: not a valid partner id", printable(folder.name))
+    return False
 
 
 def _files(

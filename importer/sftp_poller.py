@@ -27,7 +27,7 @@ from importer.config import SftpSource
 from importer.db.ledger import ImportJob, JobStatus, utc_now
 from importer.db.remote_files import RemoteFile, RemoteLedger, RemoteState
 from importer.inbox import Inbox, is_temporary
-from importer.pipeline import printable
+from importer.logs import printable
 from importer.sftp_client import (
     RemoteEntry,
     SftpError,

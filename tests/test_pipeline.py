@@ -370,3 +370,13 @@ def test_a_defect_fails_one_file_and_keeps_it(
     assert outcome.status == JobStatus.FAILED
     assert outcome.path.read_text() == PRODUCTS
     assert "internal error (ZeroDivisionError)" in str(report_of(outcome.path)["message"])
+
+
+def test_a_folder_that_is_no_partner_id_is_left_alone(
+    pipeline: Pipeline, settings: Settings
+) -> None:
+    from importer.scanning import waiting
+
+    drop_file(pipeline, "bad name", "products.csv", PRODUCTS)
+    drop_file(pipeline, "acme", "products.csv", PRODUCTS)
+    assert [c.partner for c in waiting(settings, pipeline.inbox)] == ["acme"]
