@@ -160,6 +160,15 @@ class MetricsSettings(_Section):
     host: str = "127.0.0.1"
 
 
+class LimitSettings(_Section):
+    """What one file may ask of the machine; past a limit the file fails with a clear report."""
+
+    max_file_bytes: int = Field(default=4 << 30, ge=1, description="size as delivered")
+    max_decompressed_bytes: int = Field(default=16 << 30, ge=1, description="size after gunzip")
+    max_rows: int = Field(default=50_000_000, ge=1)
+    max_field_chars: int = Field(default=100_000, ge=1, description="longest single value")
+
+
 class ReportSettings(_Section):
     max_errors_listed: int = Field(default=100, ge=0, description="errors copied into report.json")
 
@@ -199,6 +208,7 @@ class Settings(_Section):
     sources: list[Source] = []
     expected_feeds: list[ExpectedFeed] = []
     reports: ReportSettings = ReportSettings()
+    limits: LimitSettings = LimitSettings()
     logging: LoggingSettings = LoggingSettings()
     feeds: dict[str, FeedSettings] = {}
     partners: dict[str, PartnerSettings] = {}

@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from importer.config import FeedSettings, Settings
 from importer.db.engine import create_schema
 from importer.db.loader import DirectLoadConflictError, FileLoad, MergeCounts
-from importer.exceptions import DatabaseUnavailableError
+from importer.exceptions import DatabaseUnavailableError, UnreadableFileError
 from importer.feeds import FEEDS, ChildSpec, FeedSpec
 from importer.headers import HeaderMap, resolve_headers, snake_case
 from importer.prefetch import ahead
@@ -72,6 +72,8 @@ def import_file(
         encoding=partner_settings.encoding or feed_settings.encoding or "utf-8",
         delimiter=partner_settings.delimiter or feed_settings.delimiter,
         batch_rows=settings.database.batch_rows,
+        max_file_bytes=settings.limits.max_file_bytes,
+        max_decompressed_bytes=settings.limits.max_decompressed_bytes,
     )
     context = ValidationContext(
         partner_id=partner_id,
@@ -83,12 +85,12 @@ def import_file(
     aliases = {**feed_settings.aliases, **partner_settings.aliases}
     try:
         return _attempt(
-            path, spec, options, context, aliases, feed_settings, engine, job_id, now, finish, True
+            path, spec, options, context, aliases, settings, engine, job_id, now, finish, True
         )
     except DirectLoadConflictError:
         # Rare: a first load with repeated keys. Go again the careful way, through staging.
         return _attempt(
-            path, spec, options, context, aliases, feed_settings, engine, job_id, now, finish, False
+            path, spec, options, context, aliases, settings, engine, job_id, now, finish, False
         )
 
 
@@ -98,7 +100,7 @@ def _attempt(
     options: ReadOptions,
     context: ValidationContext,
     aliases: dict[str, str],
-    feed_settings: FeedSettings,
+    settings: Settings,
     engine: Engine,
     job_id: int,
     now: datetime,
@@ -114,7 +116,7 @@ def _attempt(
                         # A dry run may meet an empty database; its tables vanish with the rollback.
                         create_schema(connection)
                     load = FileLoad(connection, context.partner_id, job_id, now, direct)
-                    result = _run(raw, spec, feed_settings, context, aliases, load)
+                    result = _run(raw, spec, settings, context, aliases, load)
                     if result.rejection is None and finish is not None:
                         finish(connection, result)
                         transaction.commit()
@@ -131,11 +133,12 @@ def _attempt(
 def _run(
     raw: RawTable,
     spec: FeedSpec,
-    feed_settings: FeedSettings,
+    settings: Settings,
     context: ValidationContext,
     aliases: dict[str, str],
     load: FileLoad,
 ) -> ImportResult:
+    feed_settings, limits = settings.feed(spec.name), settings.limits
     headers = resolve_headers(raw.headers, spec, aliases)
     nested = _nested(raw, spec, aliases)
     used_lists = {n.list_name for n in nested}
@@ -145,8 +148,13 @@ def _run(
     )
     problems: list[pl.DataFrame] = []
     keys: list[pl.DataFrame] = []
-    for records, checked in ahead(_validated(raw, headers, nested, spec, context)):
+    batches = _validated(raw, headers, nested, spec, context, limits.max_field_chars)
+    for records, checked in ahead(batches):
         result.row_count += records.height
+        if result.row_count > limits.max_rows:
+            raise UnreadableFileError(
+                f"the file has more than {limits.max_rows} rows (limits.max_rows)"
+            )
         batch_problems = pl.concat([c.problems for c in checked])
         problems.append(batch_problems)
         rejected = batch_problems.get_column("row").unique().implode()
@@ -182,13 +190,31 @@ def _validated(
     nested: list[_Nested],
     spec: FeedSpec,
     context: ValidationContext,
+    max_field_chars: int,
 ) -> Iterator[tuple[pl.DataFrame, list[ValidatedBatch]]]:
     """Each batch's records, and their validation: the feed's own first, then nested lists."""
     for frame in raw.frames:
         records = _named(frame, headers, (ROW,))
-        checked = [validate(records, spec, context)]
+        own = validate(records, spec, context)
+        too_long = _overlong_values(frame, raw.headers, max_field_chars)
+        checked = [ValidatedBatch(own.rows, pl.concat([own.problems, too_long]))]
         checked += [_validate_nested(n, records, context) for n in nested]
         yield records, checked
+
+
+def _overlong_values(frame: pl.DataFrame, headers: list[str], limit: int) -> pl.DataFrame:
+    """Any value, in any column (known or not), longer than ``limits.max_field_chars``."""
+    parts = [
+        frame.filter(pl.col(column_name(i)).str.len_chars() > limit).select(
+            pl.col(ROW).alias("row"),
+            pl.lit(header).alias("column"),
+            (pl.col(column_name(i)).str.slice(0, 60) + pl.lit("...")).alias("value"),
+            pl.lit(f"longer than {limit} characters (limits.max_field_chars)").alias("error"),
+        )
+        for i, header in enumerate(headers)
+        if column_name(i) in frame.columns
+    ]
+    return pl.concat(parts).cast(PROBLEM_SCHEMA) if parts else pl.DataFrame(schema=PROBLEM_SCHEMA)
 
 
 def _rejection(result: ImportResult, feed_settings: FeedSettings) -> str | None:

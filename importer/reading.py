@@ -61,6 +61,8 @@ class ReadOptions:
     encoding: str = "utf-8"
     delimiter: str | None = None
     batch_rows: int = 50_000
+    max_file_bytes: int = 4 << 30
+    max_decompressed_bytes: int = 16 << 30
 
 
 def detect_format(name: str) -> Format | None:
@@ -74,8 +76,13 @@ def detect_format(name: str) -> Format | None:
 @contextlib.contextmanager
 def open_table(path: Path, options: ReadOptions) -> Iterator[RawTable]:
     """Read ``path``; temporary files made on the way (decompressed, re-encoded) are removed after."""
+    size = path.stat().st_size
+    if size > options.max_file_bytes:
+        raise UnreadableFileError(
+            f"the file is {size} bytes, over the limit of {options.max_file_bytes} (limits.max_file_bytes)"
+        )
     with tempfile.TemporaryDirectory(prefix="importer-") as scratch:
-        plain = _decompressed(path, Path(scratch))
+        plain = _decompressed(path, Path(scratch), options.max_decompressed_bytes)
         utf8 = _as_utf8(plain, options.encoding, Path(scratch))
         fmt = detect_format(path.name) or _sniff_format(utf8)
         if fmt in ("json", "ndjson"):
@@ -85,14 +92,22 @@ def open_table(path: Path, options: ReadOptions) -> Iterator[RawTable]:
             yield _read_csv(utf8, delimiter, options.batch_rows)
 
 
-def _decompressed(path: Path, scratch: Path) -> Path:
+def _decompressed(path: Path, scratch: Path, limit: int) -> Path:
+    """Gunzip into ``scratch``, stopping at ``limit`` bytes: a small bomb cannot fill the disk."""
     with path.open("rb") as handle:
         if handle.read(2) != GZIP_MAGIC:
             return path
     target = scratch / "decompressed"
+    written = 0
     try:
         with gzip.open(path, "rb") as source, target.open("wb") as sink:
-            shutil.copyfileobj(source, sink, 1 << 20)
+            while chunk := source.read(1 << 20):
+                written += len(chunk)
+                if written > limit:
+                    raise UnreadableFileError(
+                        f"the gzip data expands past {limit} bytes (limits.max_decompressed_bytes)"
+                    )
+                sink.write(chunk)
     except (OSError, EOFError, zlib.error) as exc:
         raise UnreadableFileError(f"gzip data is damaged or truncated: {exc}") from exc
     return target
