@@ -19,11 +19,11 @@ from sqlalchemy.exc import OperationalError
 from importer.config import FeedSettings, Settings
 from importer.db.engine import create_schema
 from importer.db.loader import DirectLoadConflictError, FileLoad, MergeCounts
-from importer.exceptions import DatabaseUnavailableError, UnreadableFileError
+from importer.exceptions import DatabaseUnavailableError, HeaderError, UnreadableFileError
 from importer.feeds import FEEDS, ChildSpec, FeedSpec
 from importer.headers import HeaderMap, resolve_headers, snake_case
 from importer.prefetch import ahead
-from importer.problems import PROBLEM_SCHEMA
+from importer.problems import PROBLEM_SCHEMA, Problem, reported_value
 from importer.reading import ITEM, ROW, RawTable, ReadOptions, column_name, open_table
 from importer.validation import ValidatedBatch, ValidationContext, duplicate_keys, validate
 
@@ -162,7 +162,8 @@ def _run(
             load.stage(target, batch.rows.filter(~pl.col(ROW).is_in(rejected)))
         keys.append(checked[0].rows.filter(~pl.col(ROW).is_in(rejected)).select(ROW, *spec.key))
     keep_last = feed_settings.duplicate_keys == "last_wins"
-    all_keys = pl.concat(keys)
+    empty = pl.DataFrame(schema={ROW: pl.Int64, **dict.fromkeys(spec.key, pl.String)})
+    all_keys = pl.concat(keys) if keys else empty
     duplicates, dropped = duplicate_keys(all_keys, spec.key, keep_last)
     if dropped:
         for target in (spec, *(n.spec for n in nested)):
@@ -203,13 +204,20 @@ def _validated(
 
 
 def _overlong_values(frame: pl.DataFrame, headers: list[str], limit: int) -> pl.DataFrame:
-    """Any value, in any column (known or not), longer than ``limits.max_field_chars``."""
+    """Values, in any column (known or not), longer than ``limits.max_field_chars`` or holding a
+    NUL character (no database stores one in text)."""
     parts = [
-        frame.filter(pl.col(column_name(i)).str.len_chars() > limit).select(
+        frame.filter(
+            (pl.col(column_name(i)).str.len_chars() > limit)
+            | pl.col(column_name(i)).str.contains("\x00", literal=True)
+        ).select(
             pl.col(ROW).alias("row"),
             pl.lit(header).alias("column"),
-            (pl.col(column_name(i)).str.slice(0, 60) + pl.lit("...")).alias("value"),
-            pl.lit(f"longer than {limit} characters (limits.max_field_chars)").alias("error"),
+            reported_value(pl.col(column_name(i))).alias("value"),
+            pl.when(pl.col(column_name(i)).str.len_chars() > limit)
+            .then(pl.lit(f"longer than {limit} characters (limits.max_field_chars)"))
+            .otherwise(pl.lit("contains a NUL character"))
+            .alias("error"),
         )
         for i, header in enumerate(headers)
         if column_name(i) in frame.columns
@@ -244,6 +252,13 @@ def _named(frame: pl.DataFrame, headers: HeaderMap, keep: tuple[str, ...]) -> pl
 
 
 def _nested(raw: RawTable, spec: FeedSpec, aliases: dict[str, str]) -> list[_Nested]:
+    lists = {f for link in spec.children for f in link.list_fields}
+    for header in raw.headers:
+        if snake_case(header) in lists:
+            raise HeaderError(
+                f"{header}: must be a list of objects (one per line)",
+                [Problem(1, header, None, "must be a list of objects (one per line)")],
+            )
     found = []
     for link in spec.children:
         child_spec = FEEDS[link.feed]

@@ -11,6 +11,20 @@ PROBLEM_SCHEMA = pl.Schema(
 )
 
 
+REPORTED_VALUE_CHARS = 200
+"""values quoted in reports are cut here, so a 10 MB field does not make a 10 MB report"""
+
+
+def reported_value(value: pl.Expr) -> pl.Expr:
+    """The value as a report quotes it: cut after ``REPORTED_VALUE_CHARS``, NUL shown as ``\\0``."""
+    clipped = value.str.slice(0, REPORTED_VALUE_CHARS).str.replace_all("\x00", "\\0", literal=True)
+    return (
+        pl.when(value.str.len_chars() > REPORTED_VALUE_CHARS)
+        .then(clipped + "...")
+        .otherwise(clipped)
+    )
+
+
 @dataclass(frozen=True)
 class Problem:
     """``row`` is the line a person finds in the file (header = line 1) or the JSON record number."""

@@ -313,9 +313,15 @@ def _child_table(frame: pl.DataFrame, name: str) -> RawTable:
 
 
 def _as_string(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """JSON scalars to text; nested values a scalar column cannot hold become their JSON text."""
+    """JSON scalars to text. A list of scalars becomes ``[1, 2]`` text, which validation then
+    reports against the field like any other wrong value; deeper nesting fails the file."""
     if isinstance(dtype, pl.List | pl.Array):
-        return expr.cast(pl.String, strict=False)
+        inner = dtype.inner
+        if isinstance(inner, pl.List | pl.Array | pl.Struct):
+            raise UnreadableFileError(
+                "a JSON value holds lists of lists or objects where a plain value belongs"
+            )
+        return pl.format("[{}]", expr.list.eval(pl.element().cast(pl.String)).list.join(", "))
     if isinstance(dtype, pl.Boolean):
         return expr.cast(pl.String).str.to_lowercase()
     return expr.cast(pl.String, strict=False)

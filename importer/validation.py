@@ -15,7 +15,7 @@ import polars as pl
 
 from importer.feeds import ColumnRule, FeedSpec, Kind
 from importer.feeds.base import PARTNER_COLUMN
-from importer.problems import PROBLEM_SCHEMA
+from importer.problems import PROBLEM_SCHEMA, reported_value
 from importer.reading import ITEM, ROW
 
 TRUE_TOKENS = ("true", "t", "yes", "y", "1")
@@ -269,7 +269,7 @@ def _problems(typed: pl.DataFrame, spec: FeedSpec, context: ValidationContext) -
         .select(
             pl.col(ROW).alias("row"),
             _column_label(typed, rule.name, context).alias("column"),
-            pl.col(_text(rule.name)).alias("value"),
+            reported_value(pl.col(_text(rule.name))).alias("value"),
             pl.col(_error(rule.name)).alias("error"),
         )
         for rule in spec.columns

@@ -63,7 +63,7 @@ def test_an_overlong_value_is_a_row_error_naming_its_column(
         {
             "row": 3,
             "column": "Notes",
-            "value": "aaaaaaaaaaaaaaaaaaaa...",
+            "value": "aaaaaaaaaaaaaaaaaaaa",
             "error": "longer than 10 characters (limits.max_field_chars)",
         }
     ]

@@ -1,0 +1,167 @@
+"""Writes the bad-input corpus beside this file: ``python tests/corpus/make_corpus.py``.
+
+Each file is small and deterministic; ``expected.json`` says how each must end and which words its
+report must contain. Files too big to keep (10 MB lines) are made by the tests themselves.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+H = b"sku,name,price\n"
+GOOD = H + b"A1,One,1.00\nA2,Two,2.00\nA3,Three,3.00\n"
+MANY = H + b"".join(b"B%d,Item,%d.00\n" % (i, i) for i in range(12))
+
+CASES: dict[str, tuple[bytes, str, list[str]]] = {
+    "products_empty.csv": (b"", "FAILED", ["empty"]),
+    "products_header_only.csv": (H, "FAILED", ["no data rows"]),
+    "products_no_header.csv": (
+        b"A1,One,1.00\nA2,Two,2.00\n",
+        "FAILED",
+        ["sku", "required column is missing"],
+    ),
+    "products_binary.csv": (bytes(range(256)) * 8, "FAILED", ["not UTF-8"]),
+    "products_nul_bytes.csv": (H + b"A1,On\x00e,1.00\n", "FAILED", ["NUL", "name"]),
+    "products_invalid_utf8.csv": (H + b"A1,\xff\xfe,1.00\n", "FAILED", ["line 2", "not UTF-8"]),
+    "products_cp1252_as_utf8.csv": (H + "A1,Café,1.00\n".encode("cp1252"), "FAILED", ["cp1252"]),
+    "products_truncated.csv.gz": (gzip.compress(GOOD * 50)[:60], "FAILED", ["gzip", "truncated"]),
+    "products_gzip_bomb.csv.gz": (
+        gzip.compress(H + b"A" * (24 << 20)),
+        "FAILED",
+        ["max_decompressed_bytes"],
+    ),
+    "products_wrong_delimiter.csv": (
+        b"sku:name:price\nA1:One:1.00\n",
+        "FAILED",
+        ["sku", "required column is missing"],
+    ),
+    "products_ragged_rows.csv": (H + b"A1,One,1.00,extra,more\nA2\n", "FAILED", ["more fields"]),
+    "products_unclosed_quote.csv": (
+        H + b'A1,"One,1.00\nA2,Two,2.00\n',
+        "FAILED",
+        ["cannot be parsed as CSV"],
+    ),
+    "products_duplicate_headers.csv": (
+        b"sku,name,sku\nA1,x,A1\n",
+        "FAILED",
+        ["2 headers map to column 'sku'"],
+    ),
+    "products_case_clashing_headers.csv": (b"SKU,sku\nA1,A2\n", "FAILED", ["'SKU'", "'sku'"]),
+    "products_json_syntax.json": (b'[{"sku": "A1",}]', "FAILED", ["invalid JSON"]),
+    "products_json_scalar.json": (b"42", "FAILED", ["invalid JSON"]),
+    "products_json_array_of_strings.json": (b'["a", "b"]', "FAILED", ["invalid JSON"]),
+    "products_json_nested_object_key.json": (
+        b'[{"sku": {"id": 1}, "price": 1}]',
+        "FAILED",
+        ["sku", "required column is missing"],
+    ),
+    "products_json_list_for_number.json": (
+        b'[{"sku": "A1", "price": [1, 2]}]',
+        "FAILED",
+        ["price", "[1, 2]"],
+    ),
+    "products_json_two_lists.json": (
+        b'{"products": [{"sku": "A1"}], "orders": [{"orderNumber": "1"}]}',
+        "FAILED",
+        ["several lists"],
+    ),
+    "products_ndjson_mixed_shapes.ndjson": (b'{"sku": "A1"}\n[1, 2]\n', "FAILED", ["invalid JSON"]),
+    "products_huge_numbers.csv": (
+        H + b"A1,x,1e400\nA2,x,99999999999999999999999\n",
+        "FAILED",
+        ["price", "not a number"],
+    ),
+    "products_non_finite_numbers.csv": (
+        H + b"A1,x,NaN\nA2,x,inf\nA3,x,-Infinity\n",
+        "FAILED",
+        ["NaN", "inf"],
+    ),
+    "inventory_negative_quantity.csv": (
+        b"sku,location_id,quantity_on_hand\nA1,WH,-5\n",
+        "FAILED",
+        ["quantity_on_hand", "must be at least 0"],
+    ),
+    "reviews_dates_out_of_range.csv": (
+        b"review_id,sku,rating,submitted_at\nR1,A,5,0001-01-01\nR2,A,5,9999-12-31T00:00:00\n",
+        "FAILED",
+        ["submitted_at", "0001-01-01"],
+    ),
+    "competitor_prices_serial_dates.csv": (
+        b"sku,competitor,observed_on,price\nA,B,45231,1.00\n",
+        "FAILED",
+        ["observed_on", "45231", "not a date"],
+    ),
+    "demand_history_bad_week.csv": (
+        b"sku,location_id,week_starting\nA,WH,2026-02-30\n",
+        "FAILED",
+        ["week_starting", "2026-02-30"],
+    ),
+    "products_formula_values.csv": (
+        MANY + b"A4,=HYPERLINK(1),=1+1\n",
+        "COMPLETED",
+        ["price", "'=1+1"],
+    ),
+    "products_bom_only.csv": (b"\xef\xbb\xbf", "FAILED", ["empty"]),
+    "products_blank_lines_only.csv": (b"\n\n\r\n", "FAILED", ["empty"]),
+    "products_only_separators.csv": (b",,,\n,,,\n", "FAILED", ["required column is missing"]),
+    "products_long_header.csv": (b"x" * 200_000 + b"\nA\n", "FAILED", ["header"]),
+    "products_duplicate_keys.csv": (
+        H + b"A1,x,1\nA1,y,2\nA2,z,3\n",
+        "FAILED",
+        ["duplicate key", "rows 2, 3"],
+    ),
+    "products_value_too_long.csv": (
+        H + b"A1," + b"n" * 300 + b",1\n",
+        "FAILED",
+        ["name", "longer than 250"],
+    ),
+    "products_bad_boolean.csv": (b"sku,in_stock\nA1,maybe\n", "FAILED", ["in_stock", "maybe"]),
+    "products_too_many_decimals.csv": (H + b"A1,x,1.23456\n", "FAILED", ["4 decimal places"]),
+    "orders_bad_status.json": (
+        b'[{"orderNumber": "1", "status": "Teleported"}]',
+        "FAILED",
+        ["status", "Teleported", "must be one of"],
+    ),
+    "orders_items_not_a_list.json": (
+        b'[{"orderNumber": "1", "items": "nope"}]',
+        "FAILED",
+        ["items", "list of objects"],
+    ),
+    "orders_items_of_numbers.json": (
+        b'[{"orderNumber": "1", "items": [1, 2]}]',
+        "FAILED",
+        ["items", "list of objects"],
+    ),
+    "orders_bad_nested_line.json": (
+        b'[{"orderNumber": "1", "items": [{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": "two"}]}]',
+        "FAILED",
+        ["items[2].quantity", "two"],
+    ),
+    "customers_missing_email.json": (
+        b'{"customers": [{"firstName": "Ana"}]}',
+        "FAILED",
+        ["email", "required column is missing"],
+    ),
+    "pricelist_unknown_feed.csv": (GOOD, "FAILED", ["matches no feed pattern", "products*"]),
+    "products with spaces.csv": (GOOD, "COMPLETED", ['"inserted_count": 3']),
+    "products_ünïcödé_名前.csv": (GOOD, "COMPLETED", ['"inserted_count": 3']),
+    "products_$(touch pwned);`id`.csv": (GOOD, "COMPLETED", ['"inserted_count": 3']),
+}
+
+
+def main() -> None:
+    files = HERE / "files"
+    files.mkdir(exist_ok=True)
+    for name, (content, _, _) in CASES.items():
+        (files / name).write_bytes(content)
+    expected = {
+        name: {"outcome": outcome, "words": words} for name, (_, outcome, words) in CASES.items()
+    }
+    (HERE / "expected.json").write_text(json.dumps(expected, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
