@@ -26,7 +26,7 @@ from importer.importing import import_file
 from importer.inbox import Inbox
 from importer.locks import SingleDaemonLock, lane_locks_for
 from importer.logs import configure_logging
-from importer.pipeline import Pipeline, build_report
+from importer.pipeline import Pipeline, apply_counts, build_report
 from importer.problems import problems_frame
 from importer.routing import check_partner_id, feed_patterns, route
 from importer.scanning import Candidate, waiting
@@ -266,11 +266,7 @@ def _dry_run(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
     else:
         job.status = JobStatus.FAILED if result.rejection else JobStatus.COMPLETED
         job.message, job.completed_at = result.rejection, utc_now()
-        job.row_count, job.failed_count = result.row_count, result.failed_count
-        if not result.rejection:
-            job.inserted_count, job.updated_count = result.counts.inserted, result.counts.updated
-            job.unchanged_count, job.deleted_count = result.counts.unchanged, result.counts.deleted
-            job.processed_count = job.inserted_count + job.updated_count + job.unchanged_count
+        apply_counts(job, result)
         report = build_report(job, result.problems, result, settings.reports.max_errors_listed)
     report.job_id, report.dry_run = None, True
     if args.report:

@@ -119,7 +119,7 @@ class Pipeline:
 
     def _complete(self, connection: Connection, job: ImportJob, result: ImportResult) -> None:
         """Runs inside the load's transaction: the rows and COMPLETED commit together."""
-        _apply_counts(job, result)
+        apply_counts(job, result)
         job.status, job.completed_at = JobStatus.COMPLETED, utc_now()
         job.duration_ms = _elapsed_ms(job)
         connection.execute(
@@ -145,8 +145,7 @@ class Pipeline:
         job.status, job.message = JobStatus.FAILED, message
         job.feed = spec.name if spec else None
         if result is not None:
-            _apply_counts(job, result)
-            job.processed_count = job.inserted_count = job.updated_count = job.unchanged_count = 0
+            apply_counts(job, result)
         return self._finish(job, claimed, JobStatus.FAILED, problems, result)
 
     def _finish(
@@ -284,7 +283,8 @@ def build_report(
     )
 
 
-def _apply_counts(job: ImportJob, result: ImportResult) -> None:
+def apply_counts(job: ImportJob, result: ImportResult) -> None:
+    """Copy a load's counts onto its job (a rejected file's merge counts are all zero)."""
     job.row_count = result.row_count
     job.failed_count = result.failed_count
     job.inserted_count = result.counts.inserted
