@@ -77,13 +77,17 @@ class SqliteBackend:
     def fetch_text(
         self, connection: Connection, query: str, columns: Sequence[str]
     ) -> pl.DataFrame:
+        """Fetched in slices, each turned into a frame at once, so few Python rows live at a time."""
+        schema = dict.fromkeys(columns, pl.String)
+        frames = [pl.DataFrame(schema=schema)]
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            rows = cursor.execute(query).fetchall()
+            cursor.execute(query)
+            while rows := cursor.fetchmany(FETCH_CHUNK_ROWS):
+                frames.append(pl.DataFrame(rows, schema=schema, orient="row"))
         finally:
             cursor.close()
-        schema = dict.fromkeys(columns, pl.String)
-        return pl.DataFrame(rows, schema=schema, orient="row")
+        return pl.concat(frames, rechunk=True)
 
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS TEXT)"
