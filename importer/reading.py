@@ -14,6 +14,7 @@ import contextlib
 import csv
 import gzip
 import io
+import re
 import shutil
 import tempfile
 import zlib
@@ -31,6 +32,8 @@ ROW = "_row"
 ITEM = "_item"
 GZIP_MAGIC = b"\x1f\x8b"
 DELIMITER_CANDIDATES = (",", ";", "\t", "|")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+"""what a text editor counts as the end of a line, inside quoted values too"""
 _SUFFIX_FORMATS: dict[str, Format] = {
     ".csv": "csv",
     ".txt": "csv",
@@ -168,7 +171,7 @@ def _read_csv(path: Path, delimiter: str | None, batch_rows: int) -> RawTable:
             headers = next(csv.reader(_skip_bom(handle), delimiter=separator))
         except csv.Error as exc:
             raise UnreadableFileError(f"line 1: the header cannot be parsed: {exc}") from exc
-    header_lines = 1 + sum(h.count("\n") for h in headers)
+    header_lines = 1 + sum(len(LINE_BREAK.findall(h)) for h in headers)
     names = [column_name(i) for i in range(len(headers))]
     return RawTable(headers, _csv_batches(path, separator, names, header_lines, batch_rows))
 
@@ -209,7 +212,7 @@ def _csv_batches(
 def _number_lines(batch: pl.DataFrame, first_line: int) -> tuple[pl.DataFrame, int]:
     """Give each record the line it starts on: quoted newlines make records span lines."""
     newlines = pl.sum_horizontal(
-        pl.col(name).str.count_matches("\n", literal=True).fill_null(0) for name in batch.columns
+        pl.col(name).str.count_matches(LINE_BREAK.pattern).fill_null(0) for name in batch.columns
     )
     span = (newlines + 1).cast(pl.Int64)
     numbered = batch.with_columns((first_line + span.cum_sum() - span).alias(ROW))

@@ -113,3 +113,10 @@ def test_broken_json_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text('[{"sku": "A1"')
     with pytest.raises(UnreadableFileError, match="invalid JSON"):
         read(path)
+
+
+def test_a_lone_carriage_return_in_a_value_counts_as_a_line(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(b'sku,name\nA1,"x\ry"\nA2,z\n')
+    _, frame, _ = read(path)
+    assert frame.get_column("_row").to_list() == [2, 4]
