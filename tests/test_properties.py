@@ -25,7 +25,9 @@ from importer.feeds import FEEDS
 from importer.importing import import_file
 from importer.pipeline import Pipeline
 
-PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +115,9 @@ price = st.decimals(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(
     products=st.lists(
         st.tuples(sku, name, price, st.booleans()),
