@@ -187,7 +187,7 @@ def _process(args: argparse.Namespace, settings: Settings) -> int:
     if dispatcher.fault is not None:
         logger.error("{}; the files are back in incoming/ for another attempt", dispatcher.fault)
         return EXIT_FAILED
-    return EXIT_FAILED if dispatcher.failed_any() else EXIT_OK
+    return EXIT_FAILED if dispatcher.failed_files else EXIT_OK
 
 
 def _named_files(inbox: Inbox, paths: list[Path], partner: str | None) -> list[Candidate]:

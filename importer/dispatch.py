@@ -19,7 +19,7 @@ from importer.db.ledger import JobStatus
 from importer.exceptions import DatabaseUnavailableError, TerminalError, TransientError
 from importer.locks import Lane, LaneLocks
 from importer.logs import printable
-from importer.pipeline import Outcome, Pipeline
+from importer.pipeline import Pipeline
 from importer.routing import route
 from importer.scanning import Candidate
 
@@ -42,7 +42,8 @@ class Dispatcher:
         self._guard = threading.Lock()
         self._busy: set[Lane] = set()
         self._futures: set[Future[None]] = set()
-        self.outcomes: list[Outcome] = []
+        self.failed_files = 0
+        """files that ended FAILED (``importer process`` exits 1 on any)"""
         self.fault: TransientError | None = None
         """the last transient fault a worker met; the caller backs off and clears it"""
 
@@ -106,12 +107,9 @@ class Dispatcher:
             except TransientError as exc:
                 self.fault = exc
                 return
-            if outcome is not None:
+            if outcome is not None and outcome.status == JobStatus.FAILED:
                 with self._guard:
-                    self.outcomes.append(outcome)
-
-    def failed_any(self) -> bool:
-        return any(o.status == JobStatus.FAILED for o in self.outcomes)
+                    self.failed_files += 1
 
 
 def reconcile(pipeline: Pipeline, locks: LaneLocks) -> None:
