@@ -65,10 +65,6 @@ class Dispatcher:
             started += 1
         return started
 
-    def idle(self) -> bool:
-        with self._guard:
-            return not self._futures
-
     def drain(self, timeout_s: float | None = None) -> bool:
         """Wait for the workers; True when all finished within the timeout."""
         with self._guard:
