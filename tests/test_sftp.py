@@ -82,6 +82,16 @@ def pollers(settings: Settings, pipeline: Pipeline, engine: Engine) -> list[Sftp
     return [SftpPoller(s, pipeline.inbox, engine, ENV) for s in settings.sftp_sources]
 
 
+def acme_only(
+    make_settings: SettingsFactory, engine: Engine, source: dict[str, Any]
+) -> tuple[Settings, Pipeline, SftpPoller]:
+    """Settings with the one acme source, its pipeline and its poller."""
+    settings = make_settings(sources=[source])
+    pipeline = Pipeline(settings, engine)
+    (poller,) = pollers(settings, pipeline, engine)
+    return settings, pipeline, poller
+
+
 def process_waiting(pipeline: Pipeline, settings: Settings) -> list[JobStatus]:
     outcomes = [pipeline.process(c.path, c.partner) for c in waiting(settings, pipeline.inbox)]
     return [o.status for o in outcomes if o is not None]
@@ -122,9 +132,7 @@ def test_two_partners_are_fetched_loaded_and_answered(
 def test_a_growing_file_is_fetched_only_once_it_stops_changing(
     server: SftpServer, tmp_path: Path, make_settings: SettingsFactory, engine: Engine
 ) -> None:
-    settings = make_settings(sources=[acme_source(server, tmp_path)])
-    pipeline = Pipeline(settings, engine)
-    (poller,) = pollers(settings, pipeline, engine)
+    settings, pipeline, poller = acme_only(make_settings, engine, acme_source(server, tmp_path))
     remote = server.folder("acme") / "products.csv"
     remote.write_text(PRODUCTS[:20])
     poller.poll()
@@ -176,9 +184,9 @@ def test_post_actions_delete_and_leave(
 def test_done_marker_is_required_when_configured(
     server: SftpServer, tmp_path: Path, make_settings: SettingsFactory, engine: Engine
 ) -> None:
-    settings = make_settings(sources=[acme_source(server, tmp_path, require_done_marker=True)])
-    pipeline = Pipeline(settings, engine)
-    (poller,) = pollers(settings, pipeline, engine)
+    settings, pipeline, poller = acme_only(
+        make_settings, engine, acme_source(server, tmp_path, require_done_marker=True)
+    )
     (server.folder("acme") / "products.csv").write_text(PRODUCTS)
     poller.poll()
     poller.poll()
@@ -246,9 +254,7 @@ def test_wrong_password_backs_off_while_other_sources_work(
 def test_server_killed_mid_download_loses_nothing(
     server: SftpServer, tmp_path: Path, make_settings: SettingsFactory, engine: Engine
 ) -> None:
-    settings = make_settings(sources=[acme_source(server, tmp_path)])
-    pipeline = Pipeline(settings, engine)
-    (poller,) = pollers(settings, pipeline, engine)
+    settings, pipeline, poller = acme_only(make_settings, engine, acme_source(server, tmp_path))
     big = "sku,name,price\n" + "".join(f"S{i},Item {i},{i}.00\n" for i in range(200_000))
     remote = server.folder("acme") / "products.csv"
     remote.write_text(big)
