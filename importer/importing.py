@@ -206,6 +206,12 @@ def _validated(
 def _overlong_values(frame: pl.DataFrame, headers: list[str], limit: int) -> pl.DataFrame:
     """Values, in any column (known or not), longer than ``limits.max_field_chars`` or holding a
     NUL character (no database stores one in text)."""
+    columns = [column_name(i) for i in range(len(headers)) if column_name(i) in frame.columns]
+    suspect = pl.any_horizontal(  # byte length bounds the character count: a cheap first pass
+        (pl.col(c).str.len_bytes() > limit) | pl.col(c).str.contains("\x00") for c in columns
+    )
+    if not columns or not frame.select(suspect.any()).item():
+        return pl.DataFrame(schema=PROBLEM_SCHEMA)
     parts = [
         frame.filter(
             (pl.col(column_name(i)).str.len_chars() > limit)

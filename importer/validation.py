@@ -26,7 +26,6 @@ ISO_DATETIMES_NAIVE = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", ISO_DATE)
 EARLIEST_DATE = date(1800, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
 _INTEGER = r"^[+-]?\d+(\.0*)?$"
-_DECIMAL = r"^[+-]?(\d+\.?\d*|\.\d+)$"
 _HUMAN_TOKENS = (
     ("YYYY", "%Y"),
     ("MM", "%m"),
@@ -80,13 +79,18 @@ def validate(frame: pl.DataFrame, spec: FeedSpec, context: ValidationContext) ->
         .with_columns(_problem(rule, spec).alias(_error(rule.name)) for rule in spec.columns)
         .collect()
     )
-    problems = _problems(typed, spec, context)
     rows = typed.select(
         ROW,
         pl.lit(context.partner_id).alias(PARTNER_COLUMN),
         *(rule.name for rule in spec.columns),
-    ).filter(~pl.col(ROW).is_in(problems.get_column("row").unique().implode()))
-    return ValidatedBatch(rows=rows, problems=problems)
+    )
+    failed = typed.select(
+        pl.any_horizontal(pl.col(_error(rule.name)).is_not_null() for rule in spec.columns)
+    ).to_series()
+    if not failed.any():
+        return ValidatedBatch(rows=rows, problems=pl.DataFrame(schema=PROBLEM_SCHEMA))
+    problems = _problems(typed.filter(failed), spec, context)
+    return ValidatedBatch(rows=rows.filter(~failed), problems=problems)
 
 
 def _text(name: str) -> str:
@@ -161,21 +165,21 @@ def _choice_key(choice: str) -> str:
 def _decimal(value: pl.Expr, rule: ColumnRule) -> pl.Expr:
     scale = rule.decimal_places if rule.decimal_places is not None else 6
     precision = rule.max_digits or 38
-    well_formed = value.str.contains(_DECIMAL) & _digits_fit(value, rule)
     return (
-        pl.when(well_formed)
+        pl.when(value.str.contains(_decimal_pattern(precision - scale, scale)))
         .then(value)
         .str.to_decimal(scale=scale)
         .cast(pl.Decimal(precision, scale), strict=False)
     )
 
 
-def _digits_fit(value: pl.Expr, rule: ColumnRule) -> pl.Expr:
-    integer = value.str.extract(r"^[+-]?0*(\d*)", 1).str.len_chars()
-    fraction = value.str.extract(r"\.(\d*?)0*$", 1).fill_null("").str.len_chars()
-    places = rule.decimal_places if rule.decimal_places is not None else 6
-    whole = (rule.max_digits or 38) - places
-    return (integer <= whole) & (fraction <= places)
+def _decimal_pattern(whole: int, places: int) -> str:
+    """A number with at most ``whole`` integer and ``places`` decimal digits, in one regex:
+    leading zeros and trailing fraction zeros do not count."""
+    integer = rf"0*\d{{1,{whole}}}" if whole > 0 else "0+"
+    fraction = rf"\.\d{{0,{places}}}0*" if places > 0 else r"\.0*"
+    pure_fraction = rf"0*\.\d{{1,{places}}}0*" if places > 0 else r"0*\.0+"
+    return rf"^[+-]?(?:{integer}(?:{fraction})?|{pure_fraction})$"
 
 
 def _date(value: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:

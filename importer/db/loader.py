@@ -1,8 +1,9 @@
 """Load one file in one transaction: ship only new and changed rows, then merge them set-based.
 
-Each row carries a hash of its values. Before the first batch of a table, the (key, hash) pairs
-the partner already has are read in one bulk query; a row whose key and hash are already there
-is counted unchanged and never sent to the database. The rest is staged (COPY on PostgreSQL,
+Each row carries a 64-bit hash of its values, key included. Before the first batch of a table,
+the hashes of the partner's live rows are read in one bulk query (a column of integers, cheap to
+send and to match); a row whose hash is among them is counted unchanged and never sent to the
+database. The rest is staged (COPY on PostgreSQL,
 executemany on SQLite) and merged with one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <differs>``,
 which compares real values, so the counts and ``row_changes`` stay exact whatever the hash says.
 In ``snapshot`` mode, keys the partner has but the file lacks are marked deleted. All SQL is built
@@ -25,7 +26,6 @@ from importer.reading import ROW
 
 DELETE_CHUNK = 500
 HASH_SEED = 0x1A90_5EED
-_GONE = "__gone"
 _KEY = "__key"
 
 
@@ -57,8 +57,8 @@ def key_digest(spec: FeedSpec) -> pl.Expr:
 class _Table:
     """What is known about one target table during this file's load."""
 
-    existing: pl.DataFrame
-    """key columns, key digest, hash and deleted flag of the partner's rows before this file"""
+    known: pl.Series
+    """row hashes of the partner's live rows before this file, sorted"""
     direct: bool
     """the partner had no rows here: batches go straight into the table, no staging"""
     staged: bool = False
@@ -89,18 +89,14 @@ class FileLoad:
 
     def stage(self, spec: FeedSpec, rows: pl.DataFrame) -> None:
         """Send the new and changed rows of a batch; unchanged rows are only counted."""
-        table = self._table(spec, rows)
-        hashed = with_row_hash(rows, spec).with_columns(key_digest(spec))
+        table = self._table(spec)
+        hashed = with_row_hash(rows, spec)
         if table.direct:
-            self._insert_direct(spec, table, hashed)
+            self._insert_direct(spec, table, hashed.with_columns(key_digest(spec)))
             return
-        candidates = table.existing.filter(pl.col(_KEY).is_in(hashed.get_column(_KEY).implode()))
-        compared = hashed.join(candidates.drop(_KEY), on=list(spec.key), how="left", suffix="__old")
-        same = (pl.col(f"{HASH_COLUMN}__old") == pl.col(HASH_COLUMN)) & ~pl.col(_GONE).fill_null(
-            True
-        )
-        table.skipped.append(compared.filter(same).get_column(ROW))
-        shipped = compared.filter(~same.fill_null(False))
+        same = _among(hashed.get_column(HASH_COLUMN), table.known)
+        table.skipped.append(hashed.filter(same).get_column(ROW))
+        shipped = hashed.filter(~same)
         if shipped.is_empty():
             return
         staging = _staging(spec)
@@ -179,29 +175,47 @@ class FileLoad:
         self._tables.pop(spec.name, None)
         return MergeCounts(inserted, updated, staged - inserted - updated + skipped, deleted)
 
-    def _table(self, spec: FeedSpec, sample: pl.DataFrame) -> _Table:
+    def _table(self, spec: FeedSpec) -> _Table:
         if spec.name not in self._tables:
-            existing = self._existing(spec, sample.schema)
-            direct = self.allow_direct and existing.is_empty()
-            self._tables[spec.name] = _Table(existing, direct)
+            direct = self.allow_direct and not self._partner_has_rows(spec)
+            known = (
+                pl.Series(HASH_COLUMN, [], dtype=pl.Int64) if direct else self._live_hashes(spec)
+            )
+            self._tables[spec.name] = _Table(known, direct)
         return self._tables[spec.name]
 
-    def _existing(self, spec: FeedSpec, schema: pl.Schema) -> pl.DataFrame:
-        """The partner's (key, hash, deleted) in one bulk read, typed like the file's rows."""
-        columns = [*spec.key, HASH_COLUMN, _GONE]
-        partner = self.partner_id.replace("'", "''")
+    def _partner_has_rows(self, spec: FeedSpec) -> bool:
+        """Any row at all, deleted ones included: they hold the key a direct insert would need."""
+        found = self.connection.exec_driver_sql(
+            f"SELECT 1 FROM {spec.table_name} "
+            f"WHERE {PARTNER_COLUMN} = '{self._partner_literal}' LIMIT 1"
+        ).first()
+        return found is not None
+
+    def _live_hashes(self, spec: FeedSpec) -> pl.Series:
+        """The row hashes of the partner's live rows, sorted; a deleted row must ship to revive."""
+        hashes = self.backend.fetch_integers(
+            self.connection,
+            HASH_COLUMN,
+            f"FROM {spec.table_name} WHERE {PARTNER_COLUMN} = '{self._partner_literal}' "
+            f"AND deleted_at IS NULL AND {HASH_COLUMN} IS NOT NULL",
+        )
+        return hashes.sort()
+
+    def _live_keys(self, spec: FeedSpec, schema: pl.Schema) -> pl.DataFrame:
+        """The keys of the partner's live rows, typed like the file's rows (snapshot mode only)."""
         query = (
             "SELECT "
-            + ", ".join(f"CAST({k} AS TEXT)" for k in (*spec.key, HASH_COLUMN))
-            + f", CASE WHEN deleted_at IS NULL THEN '0' ELSE '1' END FROM {spec.table_name} "
-            f"WHERE {PARTNER_COLUMN} = '{partner}'"
+            + ", ".join(f"CAST({k} AS TEXT)" for k in spec.key)
+            + f" FROM {spec.table_name} WHERE {PARTNER_COLUMN} = '{self._partner_literal}' "
+            "AND deleted_at IS NULL"
         )
-        text_frame = self.backend.fetch_text(self.connection, query, columns)
-        return text_frame.with_columns(
-            *(_from_text(k, schema[k]) for k in spec.key),
-            pl.col(HASH_COLUMN).cast(pl.Int64),
-            (pl.col(_GONE) == "1").alias(_GONE),
-        ).with_columns(key_digest(spec))
+        text_frame = self.backend.fetch_text(self.connection, query, list(spec.key))
+        return text_frame.with_columns(_from_text(k, schema[k]) for k in spec.key)
+
+    @property
+    def _partner_literal(self) -> str:
+        return self.partner_id.replace("'", "''")
 
     def _differs(self, spec: FeedSpec, old: str, new: str, extra: tuple[str, ...] = ()) -> str:
         values = [c for c in (*spec.data_columns, *extra) if c not in spec.key]
@@ -257,11 +271,8 @@ class FileLoad:
 
     def _mark_missing_deleted(self, spec: FeedSpec, file_keys: pl.DataFrame) -> int:
         """Snapshot: the partner's live keys that this file does not contain get ``deleted_at``."""
-        table = self._tables.get(spec.name) or _Table(self._existing(spec, file_keys.schema), False)
-        missing = (
-            table.existing.filter(~pl.col(_GONE))
-            .join(file_keys, on=list(spec.key), how="anti")
-            .select(spec.key)
+        missing = self._live_keys(spec, file_keys.schema).join(
+            file_keys, on=list(spec.key), how="anti"
         )
         if missing.is_empty():
             return 0
@@ -283,6 +294,14 @@ class FileLoad:
 
     def _count(self, sql: str) -> int:
         return int(self.connection.exec_driver_sql(sql).scalar_one())
+
+
+def _among(values: pl.Series, known: pl.Series) -> pl.Series:
+    """Whether each value is in the sorted ``known``: a binary search, no hash set rebuilt."""
+    if known.is_empty():
+        return pl.repeat(False, len(values), eager=True)
+    positions = known.search_sorted(values, side="left").clip(0, len(known) - 1)
+    return known.gather(positions) == values
 
 
 def _from_text(column: str, dtype: pl.DataType) -> pl.Expr:
