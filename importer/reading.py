@@ -32,6 +32,7 @@ ROW = "_row"
 ITEM = "_item"
 GZIP_MAGIC = b"\x1f\x8b"
 DELIMITER_CANDIDATES = (",", ";", "\t", "|")
+CSV_BLOCK_BYTES = 4 << 20
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 """what a text editor counts as the end of a line, inside quoted values too"""
 _SUFFIX_FORMATS: dict[str, Format] = {
@@ -191,22 +192,114 @@ def _guess_delimiter(header_line: str) -> str:
 def _csv_batches(
     path: Path, separator: str, names: list[str], header_lines: int, batch_rows: int
 ) -> Iterator[pl.DataFrame]:
-    frame = pl.scan_csv(
-        path,
-        separator=separator,
-        has_header=True,
-        new_columns=names,
-        infer_schema=False,
-        quote_char='"',
-        encoding="utf8",
+    """Parse the file a block of whole records at a time: memory holds one block, not the file
+    (a memory-mapped file would count in full against the resident size)."""
+    parsed = (
+        _parse_block(block, first_line, separator, names)
+        for first_line, block in _record_blocks(path, header_lines + 1)
     )
     next_line = header_lines + 1
+    for batch in _rebatched(parsed, batch_rows):
+        numbered, next_line = _number_lines(batch, next_line)
+        yield numbered
+
+
+def _parse_block(block: bytes, first_line: int, separator: str, names: list[str]) -> pl.DataFrame:
     try:
-        for batch in frame.collect_batches(chunk_size=batch_rows):
-            numbered, next_line = _number_lines(batch, next_line)
-            yield numbered
+        return pl.read_csv(
+            block,
+            separator=separator,
+            has_header=False,
+            schema=dict.fromkeys(names, pl.String),
+            missing_columns="insert",
+            quote_char='"',
+            encoding="utf8",
+        )
     except pl.exceptions.PolarsError as exc:
-        raise UnreadableFileError(f"the file cannot be parsed as CSV: {_first_line(exc)}") from exc
+        raise UnreadableFileError(
+            _too_many_fields(block, first_line, separator, len(names))
+            or f"the file cannot be parsed as CSV: {_first_line(exc)}"
+        ) from exc
+
+
+def _too_many_fields(block: bytes, first_line: int, separator: str, width: int) -> str | None:
+    """The usual reason a block does not parse, told with its line (found by the slow parser)."""
+    reader = csv.reader(io.StringIO(block.decode(), newline=""), delimiter=separator)
+    start = 0
+    for record in reader:
+        if len(record) > width:
+            return (
+                f"line {first_line + start}: {len(record)} fields, more fields than the "
+                f"{width} columns of the header"
+            )
+        start = reader.line_num
+    return None
+
+
+def _record_blocks(path: Path, first_line: int) -> Iterator[tuple[int, bytes]]:
+    """The bytes after the header in blocks of about ``CSV_BLOCK_BYTES`` that end between records,
+    each with the line it starts on.
+
+    A line break ends a record where the quotes before it are balanced (an escaped quote is two).
+    """
+    with path.open("rb") as handle:
+        carry = b""
+        header_done = False
+        while block := handle.read(CSV_BLOCK_BYTES):
+            data = carry + block
+            if not header_done:
+                header_end = _first_record_end(data)
+                if not header_end:
+                    carry = data
+                    continue
+                data, header_done = data[header_end:], True
+            end = _last_record_end(data)
+            if end:
+                yield first_line, data[:end]
+                first_line += data.count(b"\n", 0, end)
+            carry = data[end:]
+    if header_done and carry:
+        yield first_line, carry
+
+
+def _first_record_end(data: bytes) -> int:
+    """Offset just past the first line break outside quotes; 0 when none yet."""
+    end = data.find(b"\n")
+    quotes = data.count(b'"', 0, end) if end >= 0 else 0
+    while end >= 0 and quotes % 2:
+        following = data.find(b"\n", end + 1)
+        quotes += data.count(b'"', end, following) if following >= 0 else 0
+        end = following
+    return end + 1
+
+
+def _last_record_end(data: bytes) -> int:
+    """Offset just past the last line break outside quotes; 0 when none (the record goes on)."""
+    end = data.rfind(b"\n")
+    quotes = data.count(b'"', 0, end) if end >= 0 else 0
+    while end >= 0 and quotes % 2:
+        previous = data.rfind(b"\n", 0, end)
+        quotes -= data.count(b'"', previous + 1, end)
+        end = previous
+    return end + 1
+
+
+def _rebatched(frames: Iterator[pl.DataFrame], batch_rows: int) -> Iterator[pl.DataFrame]:
+    """Frames of exactly ``batch_rows`` rows (the last one shorter), whatever the blocks held."""
+    pending: list[pl.DataFrame] = []
+    held = 0
+    for frame in frames:
+        pending.append(frame)
+        held += frame.height
+        if held >= batch_rows:
+            joined = pl.concat(pending, rechunk=False)
+            whole = held - held % batch_rows
+            for start in range(0, whole, batch_rows):
+                yield joined.slice(start, batch_rows)
+            rest = joined.slice(whole)
+            pending, held = [rest], rest.height
+    if held:
+        yield pl.concat(pending)
 
 
 def _number_lines(batch: pl.DataFrame, first_line: int) -> tuple[pl.DataFrame, int]:

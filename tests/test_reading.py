@@ -4,6 +4,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from importer import reading
 from importer.exceptions import UnreadableFileError
 from importer.reading import ReadOptions, open_table
 
@@ -26,6 +27,31 @@ def test_csv_rows_carry_their_line_numbers_across_quoted_newlines_and_batches(
     assert headers == ["sku", "name"]
     assert frame.get_column("_row").to_list() == [2, 5, 6]
     assert frame.get_column("_c1").to_list() == ["two\r\nlines", 'say "hi"', "plain"]
+
+
+def test_blocks_split_only_between_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks far smaller than a record: quoted line breaks and escaped quotes never split one."""
+    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 7)
+    values = [f'"line {i}\nwith ""quotes"", and\ncommas"' for i in range(40)]
+    path = tmp_path / "p.csv"
+    path.write_text(
+        'sku,"multi\nline header"\n' + "".join(f"A{i},{v}\n" for i, v in enumerate(values))
+    )
+    headers, frame, _ = read(path, batch_rows=3)
+    assert headers == ["sku", "multi\nline header"]
+    assert frame.get_column("_c0").to_list() == [f"A{i}" for i in range(40)]
+    assert frame.get_column("_c1").to_list()[7] == 'line 7\nwith "quotes", and\ncommas'
+    assert frame.get_column("_row").to_list() == [3 + 3 * i for i in range(40)]
+
+
+def test_a_row_with_more_fields_than_the_header_is_named_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 16)
+    path = tmp_path / "p.csv"
+    path.write_text("sku,name\n" + "".join(f"A{i},x\n" for i in range(30)) + "B,y,z\n")
+    with pytest.raises(UnreadableFileError, match=r"line 32: 3 fields, more fields than the 2"):
+        read(path)
 
 
 @pytest.mark.parametrize("delimiter", [";", "\t", "|"])
