@@ -1,13 +1,14 @@
 """From a file to the database: read, map headers, validate, stage, decide, merge.
 
-Batches stream from the reader into staging tables, so memory holds one batch plus the keys
-seen so far (to find duplicates across batches). Nothing is committed here: the caller's
+Batches stream from the reader into staging tables, so memory holds a few batches plus a 16-byte
+digest of each key seen so far (to find duplicates across batches). Nothing is committed here: the caller's
 ``finish`` runs inside the same transaction; a rejected file or a dry run rolls back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from importer.db.engine import create_schema
 from importer.db.loader import DirectLoadConflictError, FileLoad, MergeCounts
 from importer.exceptions import DatabaseUnavailableError, HeaderError, UnreadableFileError
 from importer.feeds import FEEDS, ChildSpec, FeedSpec
+from importer.file_keys import FileKeys
 from importer.headers import HeaderMap, resolve_headers, snake_case
 from importer.prefetch import ahead
 from importer.problems import PROBLEM_SCHEMA, Problem, reported_value
@@ -54,6 +56,8 @@ class _Nested:
 
 
 Finish = Callable[[Connection, ImportResult], None]
+Reopen = Callable[[], AbstractContextManager[RawTable]]
+"""reads the file again from the start"""
 
 
 def import_file(
@@ -116,7 +120,15 @@ def _attempt(
                         # A dry run may meet an empty database; its tables vanish with the rollback.
                         create_schema(connection)
                     load = FileLoad(connection, context.partner_id, job_id, now, direct)
-                    result = _run(raw, spec, settings, context, aliases, load)
+                    result = _run(
+                        raw,
+                        spec,
+                        settings,
+                        context,
+                        aliases,
+                        load,
+                        lambda: open_table(path, options),
+                    )
                     if result.rejection is None and finish is not None:
                         finish(connection, result)
                         transaction.commit()
@@ -137,6 +149,7 @@ def _run(
     context: ValidationContext,
     aliases: dict[str, str],
     load: FileLoad,
+    reopen: Reopen,
 ) -> ImportResult:
     feed_settings, limits = settings.feed(spec.name), settings.limits
     headers = resolve_headers(raw.headers, spec, aliases)
@@ -147,7 +160,7 @@ def _run(
         unknown_columns=headers.unknown + [name for name in raw.children if name not in used_lists],
     )
     problems: list[pl.DataFrame] = []
-    keys: list[pl.DataFrame] = []
+    file_keys = FileKeys(spec)
     batches = _validated(raw, headers, nested, spec, context, limits.max_field_chars)
     for records, checked in ahead(batches):
         result.row_count += records.height
@@ -160,29 +173,50 @@ def _run(
         rejected = batch_problems.get_column("row").unique().implode()
         for target, batch in zip([spec, *(n.spec for n in nested)], checked, strict=True):
             load.stage(target, batch.rows.filter(~pl.col(ROW).is_in(rejected)))
-        keys.append(checked[0].rows.filter(~pl.col(ROW).is_in(rejected)).select(ROW, *spec.key))
+        file_keys.add(checked[0].rows.filter(~pl.col(ROW).is_in(rejected)))
     keep_last = feed_settings.duplicate_keys == "last_wins"
-    empty = pl.DataFrame(schema={ROW: pl.Int64, **dict.fromkeys(spec.key, pl.String)})
-    all_keys = pl.concat(keys) if keys else empty
-    duplicates, dropped = duplicate_keys(all_keys, spec.key, keep_last)
+    candidates = file_keys.repeated_rows()
+    duplicates, dropped = duplicate_keys(
+        _keys_of_rows(reopen, headers, spec, context, candidates), spec.key, keep_last
+    )
     if dropped:
         for target in (spec, *(n.spec for n in nested)):
             load.unstage(target, dropped)
+        file_keys.drop(dropped)
     problems.append(duplicates)
     result.superseded_count = len(dropped) if keep_last else 0
     result.problems = pl.concat(problems).sort("row", maintain_order=True)
     result.failed_count = result.problems.get_column("row").drop_nulls().n_unique()
     result.rejection = _rejection(result, feed_settings)
     if result.rejection is None:
-        file_keys = (
-            all_keys.filter(~pl.col(ROW).is_in(pl.Series(dropped, dtype=pl.Int64).implode()))
-            if feed_settings.mode == "snapshot"
-            else None
-        )
-        result.counts = load.merge(spec, file_keys)
+        snapshot = file_keys if feed_settings.mode == "snapshot" else None
+        result.counts = load.merge(spec, snapshot)
         for n in nested:
             result.children[n.spec.name] = load.merge(n.spec, None)
     return result
+
+
+def _keys_of_rows(
+    reopen: Reopen,
+    headers: HeaderMap,
+    spec: FeedSpec,
+    context: ValidationContext,
+    rows: pl.Series,
+) -> pl.DataFrame:
+    """The validated keys of ``rows``, read again from the file: only digests were kept, and
+    this runs only when some digests repeat (a repeated key, or very rarely a collision)."""
+    empty = pl.DataFrame(schema={ROW: pl.Int64, **dict.fromkeys(spec.key, pl.String)})
+    if rows.is_empty():
+        return empty
+    wanted = rows.implode()
+    parts = [empty]
+    with reopen() as raw:
+        for frame in raw.frames:
+            candidates = _named(frame, headers, (ROW,)).filter(pl.col(ROW).is_in(wanted))
+            if not candidates.is_empty():
+                checked = validate(candidates, spec, context).rows
+                parts.append(checked.select(ROW, *spec.key))
+    return pl.concat(parts, how="vertical_relaxed")
 
 
 def _validated(

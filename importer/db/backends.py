@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Protocol
 
 import polars as pl
+import psycopg
 from sqlalchemy import Connection
 
 STAGING_ROW = "_row"
 FETCH_CHUNK_ROWS = 100_000
 SQLITE_ANALYSIS_ROWS = 1000
+SQLITE_KEY_VIOLATIONS = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
+
+
+class DuplicateKeyError(Exception):
+    """Rows copied into a table repeat a key it already holds (or repeat one among themselves)."""
 
 
 class Backend(Protocol):
@@ -21,12 +28,15 @@ class Backend(Protocol):
         self, connection: Connection, staging: str, target: str, columns: str
     ) -> None: ...
 
-    def copy_rows(self, connection: Connection, staging: str, frame: pl.DataFrame) -> None: ...
+    def copy_rows(self, connection: Connection, staging: str, frame: pl.DataFrame) -> None:
+        """Append ``frame`` to a table; :class:`DuplicateKeyError` when its primary key refuses."""
+        ...
 
     def key_json(self, columns: Sequence[str]) -> str: ...
 
-    def analyze(self, connection: Connection, table: str) -> None:
-        """Refresh the planner's statistics of ``table`` (sampled, so cheap on big tables)."""
+    def analyze(self, connection: Connection, table: str, columns: Sequence[str]) -> None:
+        """Refresh the planner's statistics of ``table`` (sampled, so cheap on big tables);
+        of ``columns`` only where the database allows it, all columns when empty."""
         ...
 
     def fetch_text(
@@ -70,13 +80,17 @@ class SqliteBackend:
             cursor.executemany(
                 f"INSERT INTO {staging} ({names}) VALUES ({placeholders})", native.iter_rows()
             )
+        except sqlite3.IntegrityError as exc:
+            if exc.sqlite_errorname in SQLITE_KEY_VIOLATIONS:
+                raise DuplicateKeyError(str(exc)) from exc
+            raise
         finally:
             cursor.close()
 
     def key_json(self, columns: Sequence[str]) -> str:
         return f"json_array({', '.join(columns)})"
 
-    def analyze(self, connection: Connection, table: str) -> None:
+    def analyze(self, connection: Connection, table: str, columns: Sequence[str]) -> None:
         connection.exec_driver_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_ROWS}")
         connection.exec_driver_sql(f"ANALYZE {table}")
 
@@ -149,14 +163,17 @@ class PostgresBackend:
                 f"COPY {staging} ({', '.join(frame.columns)}) FROM STDIN (FORMAT csv)"
             ) as copy:
                 copy.write(text.encode("utf-8"))
+        except psycopg.errors.UniqueViolation as exc:
+            raise DuplicateKeyError(str(exc)) from exc
         finally:
             cursor.close()
 
     def key_json(self, columns: Sequence[str]) -> str:
         return f"CAST(json_build_array({', '.join(columns)}) AS TEXT)"
 
-    def analyze(self, connection: Connection, table: str) -> None:
-        connection.exec_driver_sql(f"ANALYZE {table}")
+    def analyze(self, connection: Connection, table: str, columns: Sequence[str]) -> None:
+        listed = f" ({', '.join(columns)})" if columns else ""
+        connection.exec_driver_sql(f"ANALYZE {table}{listed}")
 
     def fetch_text(
         self, connection: Connection, query: str, columns: Sequence[str]

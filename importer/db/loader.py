@@ -19,14 +19,14 @@ from datetime import datetime
 import polars as pl
 from sqlalchemy import Connection, DateTime, TextClause, bindparam, text
 
-from importer.db.backends import STAGING_ROW, Backend, backend_for
+from importer.db.backends import STAGING_ROW, Backend, DuplicateKeyError, backend_for
 from importer.feeds import FeedSpec
 from importer.feeds.base import HASH_COLUMN, PARTNER_COLUMN
+from importer.file_keys import FileKeys, key_digest
 from importer.reading import ROW
 
 DELETE_CHUNK = 500
 HASH_SEED = 0x1A90_5EED
-_KEY = "__key"
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,6 @@ class DirectLoadConflictError(Exception):
     """A first load met a repeated key after rows went straight into the table: redo via staging."""
 
 
-def key_digest(spec: FeedSpec) -> pl.Expr:
-    """One 64-bit number per natural key: a cheap pre-filter before the exact join on the key."""
-    return pl.struct(*spec.key).hash(HASH_SEED).alias(_KEY)
-
-
 @dataclass
 class _Table:
     """What is known about one target table during this file's load."""
@@ -64,7 +59,6 @@ class _Table:
     staged: bool = False
     skipped: list[pl.Series] = field(default_factory=list)
     """``_row`` of rows skipped as unchanged"""
-    direct_keys: list[pl.Series] = field(default_factory=list)
     direct_rows: int = 0
 
 
@@ -92,7 +86,7 @@ class FileLoad:
         table = self._table(spec)
         hashed = with_row_hash(rows, spec)
         if table.direct:
-            self._insert_direct(spec, table, hashed.with_columns(key_digest(spec)))
+            self._insert_direct(spec, table, hashed)
             return
         same = _among(hashed.get_column(HASH_COLUMN), table.known)
         table.skipped.append(hashed.filter(same).get_column(ROW))
@@ -110,12 +104,10 @@ class FileLoad:
         self.backend.copy_rows(self.connection, staging, frame)
 
     def _insert_direct(self, spec: FeedSpec, table: _Table, rows: pl.DataFrame) -> None:
-        """First load of this table for the partner: every row is new, so skip staging and merging."""
-        keys = rows.get_column(_KEY)
-        seen = pl.concat(table.direct_keys) if table.direct_keys else keys.clear()
-        if keys.is_duplicated().any() or keys.is_in(seen.implode()).any():
-            raise DirectLoadConflictError(spec.name)
-        table.direct_keys.append(keys)
+        """First load of this table for the partner: every row is new, so skip staging and merging.
+
+        The table's primary key stops a key the file repeats; the caller then goes the careful way.
+        """
         frame = rows.select(
             *spec.data_columns,
             HASH_COLUMN,
@@ -124,7 +116,10 @@ class FileLoad:
             pl.lit(self.now).alias("created_at"),
             pl.lit(self.now).alias("updated_at"),
         )
-        self.backend.copy_rows(self.connection, spec.table_name, frame)
+        try:
+            self.backend.copy_rows(self.connection, spec.table_name, frame)
+        except DuplicateKeyError as exc:
+            raise DirectLoadConflictError(spec.name) from exc
         table.direct_rows += rows.height
 
     def unstage(self, spec: FeedSpec, rows: Iterable[int]) -> None:
@@ -145,35 +140,34 @@ class FileLoad:
                 f"DELETE FROM {_staging(spec)} WHERE {STAGING_ROW} IN ({chunk})"
             )
 
-    def merge(self, spec: FeedSpec, file_keys: pl.DataFrame | None) -> MergeCounts:
+    def merge(self, spec: FeedSpec, file_keys: FileKeys | None) -> MergeCounts:
         """Apply the staged rows; with ``file_keys`` (snapshot) mark the partner's other keys deleted."""
         table = self._tables.get(spec.name)
         skipped = sum(len(s) for s in table.skipped) if table else 0
         if table is not None and table.direct:
             self._tables.pop(spec.name)
             # Fresh statistics, or the next file's merge is planned for an empty table.
-            self.backend.analyze(self.connection, spec.table_name)
+            self.backend.analyze(self.connection, spec.table_name, ())
             return MergeCounts(inserted=table.direct_rows)
         inserted = updated = staged = 0
         if table is not None and table.staged:
             staging = _staging(spec)
-            self.backend.analyze(self.connection, staging)
+            self.backend.analyze(self.connection, staging, spec.key)
             join = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
-            staged = self._count(f"SELECT COUNT(*) FROM {staging}")
-            inserted = self._count(
-                f"SELECT COUNT(*) FROM {staging} s WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {spec.table_name} t WHERE {join})"
-            )
-            updated = self._count(
-                f"SELECT COUNT(*) FROM {staging} s JOIN {spec.table_name} t ON {join} "
-                f"WHERE {self._differs(spec, 't', 's')}"
-            )
+            staged, inserted, updated = self.connection.exec_driver_sql(
+                f"SELECT COUNT(*), COUNT(*) FILTER (WHERE t.{PARTNER_COLUMN} IS NULL), "
+                f"COUNT(*) FILTER (WHERE t.{PARTNER_COLUMN} IS NOT NULL "
+                f"AND {self._differs(spec, 't', 's')}) "
+                f"FROM {staging} s LEFT JOIN {spec.table_name} t ON {join}"
+            ).one()
             self._record_changes(spec, staging, join)
             self._upsert(spec, staging)
             self.connection.exec_driver_sql(f"DROP TABLE {staging}")
         deleted = self._mark_missing_deleted(spec, file_keys) if file_keys is not None else 0
         self._tables.pop(spec.name, None)
-        return MergeCounts(inserted, updated, staged - inserted - updated + skipped, deleted)
+        return MergeCounts(
+            int(inserted), int(updated), int(staged - inserted - updated) + skipped, deleted
+        )
 
     def _table(self, spec: FeedSpec) -> _Table:
         if spec.name not in self._tables:
@@ -269,11 +263,11 @@ class FileLoad:
             {"job": self.job_id, "now": self.now},
         )
 
-    def _mark_missing_deleted(self, spec: FeedSpec, file_keys: pl.DataFrame) -> int:
+    def _mark_missing_deleted(self, spec: FeedSpec, file_keys: FileKeys) -> int:
         """Snapshot: the partner's live keys that this file does not contain get ``deleted_at``."""
-        missing = self._live_keys(spec, file_keys.schema).join(
-            file_keys, on=list(spec.key), how="anti"
-        )
+        live = self._live_keys(spec, file_keys.schema)
+        in_file = _among(live.select(key_digest(spec.key)).to_series(), file_keys.sorted_digests())
+        missing = live.filter(~in_file)
         if missing.is_empty():
             return 0
         gone = f"gone_{spec.table_name}"
@@ -291,9 +285,6 @@ class FileLoad:
         )
         self.connection.exec_driver_sql(f"DROP TABLE {gone}")
         return int(result.rowcount)
-
-    def _count(self, sql: str) -> int:
-        return int(self.connection.exec_driver_sql(sql).scalar_one())
 
 
 def _among(values: pl.Series, known: pl.Series) -> pl.Series:
