@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -119,16 +120,9 @@ def _attempt(
                     if finish is None:
                         # A dry run may meet an empty database; its tables vanish with the rollback.
                         create_schema(connection)
-                    load = FileLoad(connection, context.partner_id, job_id, now, direct)
-                    result = _run(
-                        raw,
-                        spec,
-                        settings,
-                        context,
-                        aliases,
-                        load,
-                        lambda: open_table(path, options),
-                    )
+                    with FileLoad(connection, context.partner_id, job_id, now, direct) as load:
+                        reopen = partial(open_table, path, options)
+                        result = _run(raw, spec, settings, context, aliases, load, reopen)
                     if result.rejection is None and finish is not None:
                         finish(connection, result)
                         transaction.commit()
@@ -242,7 +236,8 @@ def _overlong_values(frame: pl.DataFrame, headers: list[str], limit: int) -> pl.
     NUL character (no database stores one in text)."""
     columns = [column_name(i) for i in range(len(headers)) if column_name(i) in frame.columns]
     suspect = pl.any_horizontal(  # byte length bounds the character count: a cheap first pass
-        (pl.col(c).str.len_bytes() > limit) | pl.col(c).str.contains("\x00") for c in columns
+        (pl.col(c).str.len_bytes() > limit) | pl.col(c).str.contains("\x00", literal=True)
+        for c in columns
     )
     if not columns or not frame.select(suspect.any()).item():
         return pl.DataFrame(schema=PROBLEM_SCHEMA)

@@ -194,14 +194,11 @@ def _csv_batches(
 ) -> Iterator[pl.DataFrame]:
     """Parse the file a block of whole records at a time: memory holds one block, not the file
     (a memory-mapped file would count in full against the resident size)."""
-    parsed = (
-        _parse_block(block, first_line, separator, names)
-        for first_line, block in _record_blocks(path, header_lines + 1)
+    numbered = (
+        _number_lines(_parse_block(block, first_line, separator, names), first_line, lines)
+        for first_line, lines, block in _record_blocks(path, header_lines + 1)
     )
-    next_line = header_lines + 1
-    for batch in _rebatched(parsed, batch_rows):
-        numbered, next_line = _number_lines(batch, next_line)
-        yield numbered
+    yield from _rebatched(numbered, batch_rows)
 
 
 def _parse_block(block: bytes, first_line: int, separator: str, names: list[str]) -> pl.DataFrame:
@@ -236,9 +233,9 @@ def _too_many_fields(block: bytes, first_line: int, separator: str, width: int) 
     return None
 
 
-def _record_blocks(path: Path, first_line: int) -> Iterator[tuple[int, bytes]]:
+def _record_blocks(path: Path, first_line: int) -> Iterator[tuple[int, int, bytes]]:
     """The bytes after the header in blocks of about ``CSV_BLOCK_BYTES`` that end between records,
-    each with the line it starts on.
+    each with the line it starts on and the number of lines it holds.
 
     A line break ends a record where the quotes before it are balanced (an escaped quote is two).
     """
@@ -255,11 +252,12 @@ def _record_blocks(path: Path, first_line: int) -> Iterator[tuple[int, bytes]]:
                 data, header_done = data[header_end:], True
             end = _last_record_end(data)
             if end:
-                yield first_line, data[:end]
-                first_line += data.count(b"\n", 0, end)
+                lines = _line_breaks(data, end)
+                yield first_line, lines, data[:end]
+                first_line += lines
             carry = data[end:]
     if header_done and carry:
-        yield first_line, carry
+        yield first_line, _line_breaks(carry, len(carry)) + 1, carry
 
 
 def _first_record_end(data: bytes) -> int:
@@ -302,23 +300,30 @@ def _rebatched(frames: Iterator[pl.DataFrame], batch_rows: int) -> Iterator[pl.D
         yield pl.concat(pending)
 
 
-def _number_lines(batch: pl.DataFrame, first_line: int) -> tuple[pl.DataFrame, int]:
-    """Give each record the line it starts on: quoted newlines make records span lines."""
-    breaks = pl.any_horizontal(  # a cheap scan first: most batches have no line breaks at all
-        pl.col(name).str.contains("[\r\n]") for name in batch.columns
-    )
-    if batch.select(breaks.any()).item():
+def _number_lines(batch: pl.DataFrame, first_line: int, lines: int) -> pl.DataFrame:
+    """Give each record the line it starts on: quoted line breaks make records span lines.
+
+    When the block has one line per record, which its line count tells, no value is searched.
+    """
+    if lines == batch.height:
+        span = pl.repeat(1, pl.len(), dtype=pl.Int64)
+    else:
         newlines = pl.sum_horizontal(
             pl.col(name).str.count_matches(LINE_BREAK.pattern).fill_null(0)
             for name in batch.columns
         )
         span = (newlines + 1).cast(pl.Int64)
-    else:
-        span = pl.repeat(1, pl.len(), dtype=pl.Int64)
     numbered = batch.with_columns((first_line + span.cum_sum() - span).alias(ROW))
-    lines_used = int(numbered.select(span.sum()).item() or 0)
     non_blank = pl.any_horizontal(pl.col(name).is_not_null() for name in batch.columns)
-    return numbered.filter(non_blank), first_line + lines_used
+    return numbered.filter(non_blank)
+
+
+def _line_breaks(data: bytes, end: int) -> int:
+    """Line breaks before ``end`` as :data:`LINE_BREAK` counts them (CRLF once), by byte counts."""
+    newlines = data.count(b"\n", 0, end)
+    if b"\r" not in data:
+        return newlines
+    return newlines + data.count(b"\r", 0, end) - data.count(b"\r\n", 0, end)
 
 
 def _first_line(exc: Exception) -> str:

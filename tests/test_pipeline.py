@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from importer import reading
 from importer.config import Settings
 from importer.db.ledger import JobStatus
 from importer.pipeline import Pipeline
@@ -225,6 +226,25 @@ def test_duplicate_keys_last_wins_across_batches(
         0,
     )
     assert float(str(scalar(engine, "SELECT price FROM products WHERE sku = 'A1'"))) == 4.0
+
+
+def test_a_file_failing_mid_stream_loads_nothing_and_the_next_file_loads(
+    make_settings: SettingsFactory, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first load streams batch after batch; a late unreadable row cancels it cleanly."""
+    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 64)
+    settings = make_settings(
+        database={"url": str(engine.url.render_as_string(hide_password=False)), "batch_rows": 2}
+    )
+    pipeline = Pipeline(settings, engine)
+    rows = "".join(f"A{i},{i}\n" for i in range(300))
+    broken = process(pipeline, "acme", "products.csv", "sku,price\n" + rows + "B,1,extra\n")
+    assert broken.status == JobStatus.FAILED
+    assert "line 302: 3 fields" in report_of(broken.path)["message"]
+    assert scalar(engine, "SELECT COUNT(*) FROM products") == 0
+    good = process(pipeline, "acme", "products-2.csv", "sku,price\n" + rows)
+    assert good.status == JobStatus.COMPLETED
+    assert scalar(engine, "SELECT COUNT(*) FROM products") == 300
 
 
 def test_snapshot_marks_missing_rows_deleted_and_revives_them(

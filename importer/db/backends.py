@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Protocol
 
 import polars as pl
-import psycopg
 from sqlalchemy import Connection
+
+from importer.db.streams import PostgresRowStream, RowStream, SqliteRowStream
 
 STAGING_ROW = "_row"
 FETCH_CHUNK_ROWS = 100_000
 SQLITE_ANALYSIS_ROWS = 1000
-SQLITE_KEY_VIOLATIONS = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
-
-
-class DuplicateKeyError(Exception):
-    """Rows copied into a table repeat a key it already holds (or repeat one among themselves)."""
 
 
 class Backend(Protocol):
@@ -28,15 +23,15 @@ class Backend(Protocol):
         self, connection: Connection, staging: str, target: str, columns: str
     ) -> None: ...
 
-    def copy_rows(self, connection: Connection, staging: str, frame: pl.DataFrame) -> None:
-        """Append ``frame`` to a table; :class:`DuplicateKeyError` when its primary key refuses."""
+    def open_stream(self, connection: Connection, table: str, columns: Sequence[str]) -> RowStream:
+        """Rows for ``table``, batch after batch; nothing else runs on ``connection`` meanwhile."""
         ...
 
     def key_json(self, columns: Sequence[str]) -> str: ...
 
     def analyze(self, connection: Connection, table: str, columns: Sequence[str]) -> None:
-        """Refresh the planner's statistics of ``table`` (sampled, so cheap on big tables);
-        of ``columns`` only where the database allows it, all columns when empty."""
+        """Refresh the planner's statistics of ``table`` (sampled, so cheap on big tables), of the
+        ``columns`` merges join on only where the database allows it."""
         ...
 
     def fetch_text(
@@ -68,24 +63,8 @@ class SqliteBackend:
             f"{STAGING_ROW} FROM {target} WHERE 0"
         )
 
-    def copy_rows(self, connection: Connection, staging: str, frame: pl.DataFrame) -> None:
-        """executemany over driver-native values; the conversion itself is vectorized."""
-        native = frame.with_columns(
-            _sqlite_native(name, dtype) for name, dtype in frame.schema.items()
-        )
-        placeholders = ", ".join("?" * native.width)
-        names = ", ".join(native.columns)
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(
-                f"INSERT INTO {staging} ({names}) VALUES ({placeholders})", native.iter_rows()
-            )
-        except sqlite3.IntegrityError as exc:
-            if exc.sqlite_errorname in SQLITE_KEY_VIOLATIONS:
-                raise DuplicateKeyError(str(exc)) from exc
-            raise
-        finally:
-            cursor.close()
+    def open_stream(self, connection: Connection, table: str, columns: Sequence[str]) -> RowStream:
+        return SqliteRowStream(connection, table, columns)
 
     def key_json(self, columns: Sequence[str]) -> str:
         return f"json_array({', '.join(columns)})"
@@ -125,19 +104,6 @@ def _integers(name: str, joined: str | None) -> pl.Series:
     return parts.cast(pl.Int64)
 
 
-def _sqlite_native(name: str, dtype: pl.DataType) -> pl.Expr:
-    column = pl.col(name)
-    if isinstance(dtype, pl.Decimal):
-        return column.cast(pl.String)
-    if isinstance(dtype, pl.Datetime):
-        return column.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
-    if isinstance(dtype, pl.Date):
-        return column.dt.strftime("%Y-%m-%d")
-    if isinstance(dtype, pl.Boolean):
-        return column.cast(pl.Int8)
-    return column
-
-
 class PostgresBackend:
     differs = "IS DISTINCT FROM"
 
@@ -150,30 +116,14 @@ class PostgresBackend:
             f"CAST(NULL AS BIGINT) AS {STAGING_ROW} FROM {target} WITH NO DATA"
         )
 
-    def copy_rows(self, connection: Connection, staging: str, frame: pl.DataFrame) -> None:
-        """COPY in CSV form, written by Polars: no Python object per value."""
-        text = frame.with_columns(
-            pl.col(name).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f+00")
-            for name, dtype in frame.schema.items()
-            if isinstance(dtype, pl.Datetime)
-        ).write_csv(include_header=False, null_value="")
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            with cursor.copy(
-                f"COPY {staging} ({', '.join(frame.columns)}) FROM STDIN (FORMAT csv)"
-            ) as copy:
-                copy.write(text.encode("utf-8"))
-        except psycopg.errors.UniqueViolation as exc:
-            raise DuplicateKeyError(str(exc)) from exc
-        finally:
-            cursor.close()
+    def open_stream(self, connection: Connection, table: str, columns: Sequence[str]) -> RowStream:
+        return PostgresRowStream(connection, table, columns)
 
     def key_json(self, columns: Sequence[str]) -> str:
         return f"CAST(json_build_array({', '.join(columns)}) AS TEXT)"
 
     def analyze(self, connection: Connection, table: str, columns: Sequence[str]) -> None:
-        listed = f" ({', '.join(columns)})" if columns else ""
-        connection.exec_driver_sql(f"ANALYZE {table}{listed}")
+        connection.exec_driver_sql(f"ANALYZE {table} ({', '.join(columns)})")
 
     def fetch_text(
         self, connection: Connection, query: str, columns: Sequence[str]
@@ -198,10 +148,23 @@ class PostgresBackend:
         return pl.read_csv("\n".join(chunks).encode(), has_header=False, schema=schema)
 
     def fetch_integers(self, connection: Connection, column: str, source: str) -> pl.Series:
-        joined = connection.exec_driver_sql(
-            f"SELECT string_agg(CAST({column} AS TEXT), ',') {source}"
+        """As one binary string of 8-byte big-endian numbers: no text to format or parse."""
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(
+                f"SELECT string_agg(int8send(CAST({column} AS BIGINT)), ''::bytea) {source}",
+                binary=True,
+            )
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        packed = bytes(row[0]) if row and row[0] else b""
+        if not packed:
+            return pl.Series(column, [], dtype=pl.Int64)
+        numbers = pl.Series(column, [packed], dtype=pl.Binary).bin.reinterpret(
+            dtype=pl.Array(pl.Int64, len(packed) // 8), endianness="big"
         )
-        return _integers(column, joined.scalar())
+        return numbers.explode()
 
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS TEXT)"
@@ -211,3 +174,9 @@ def backend_for(connection: Connection) -> Backend:
     if connection.dialect.name == "postgresql":
         return PostgresBackend()
     return SqliteBackend()
+
+
+def copy_rows(backend: Backend, connection: Connection, table: str, frame: pl.DataFrame) -> None:
+    """Append one frame to ``table`` in a stream of its own."""
+    with backend.open_stream(connection, table, frame.columns) as stream:
+        stream.write(frame)

@@ -13,13 +13,17 @@ from the feed specs' own identifiers, never from anything a partner sent.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import TracebackType
+from typing import Self
 
 import polars as pl
 from sqlalchemy import Connection, DateTime, TextClause, bindparam, text
 
-from importer.db.backends import STAGING_ROW, Backend, DuplicateKeyError, backend_for
+from importer.db.backends import STAGING_ROW, Backend, backend_for, copy_rows
+from importer.db.streams import DuplicateKeyError, RowStream
 from importer.feeds import FeedSpec
 from importer.feeds.base import HASH_COLUMN, PARTNER_COLUMN
 from importer.file_keys import FileKeys, key_digest
@@ -80,6 +84,26 @@ class FileLoad:
         self.now = now
         self.allow_direct = direct
         self._tables: dict[str, _Table] = {}
+        self._stream_scope = ExitStack()
+        self._stream: RowStream | None = None
+        self._streaming: str | None = None
+        """the table the open stream writes to"""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """An open stream is ended, or cancelled when the load failed, before the transaction."""
+        if exc_type is None:
+            self._end_stream()
+        else:
+            self._stream = self._streaming = None
+            self._stream_scope.__exit__(exc_type, exc, traceback)
 
     def stage(self, spec: FeedSpec, rows: pl.DataFrame) -> None:
         """Send the new and changed rows of a batch; unchanged rows are only counted."""
@@ -96,12 +120,12 @@ class FileLoad:
         staging = _staging(spec)
         columns = (*spec.data_columns, HASH_COLUMN)
         if not table.staged:
+            self._end_stream()
             self.backend.create_staging(
                 self.connection, staging, spec.table_name, ", ".join(columns)
             )
             table.staged = True
-        frame = shipped.select(*columns, pl.col(ROW).alias(STAGING_ROW))
-        self.backend.copy_rows(self.connection, staging, frame)
+        self._write(staging, shipped.select(*columns, pl.col(ROW).alias(STAGING_ROW)))
 
     def _insert_direct(self, spec: FeedSpec, table: _Table, rows: pl.DataFrame) -> None:
         """First load of this table for the partner: every row is new, so skip staging and merging.
@@ -116,11 +140,29 @@ class FileLoad:
             pl.lit(self.now).alias("created_at"),
             pl.lit(self.now).alias("updated_at"),
         )
-        try:
-            self.backend.copy_rows(self.connection, spec.table_name, frame)
-        except DuplicateKeyError as exc:
-            raise DirectLoadConflictError(spec.name) from exc
+        self._write(spec.table_name, frame)
         table.direct_rows += rows.height
+
+    def _write(self, table: str, frame: pl.DataFrame) -> None:
+        """Append to ``table`` through one stream that stays open while batches keep coming."""
+        if self._stream is None or self._streaming != table:
+            self._end_stream()
+            self._stream = self._stream_scope.enter_context(
+                self.backend.open_stream(self.connection, table, frame.columns)
+            )
+            self._streaming = table
+        try:
+            self._stream.write(frame)
+        except DuplicateKeyError as exc:
+            raise DirectLoadConflictError(table) from exc
+
+    def _end_stream(self) -> None:
+        """Finish the open stream, if any: the connection runs nothing else while one is open."""
+        self._stream = self._streaming = None
+        try:
+            self._stream_scope.close()
+        except DuplicateKeyError as exc:  # only direct loads write into a keyed table
+            raise DirectLoadConflictError(str(exc)) from exc
 
     def unstage(self, spec: FeedSpec, rows: Iterable[int]) -> None:
         """Take back rows of an earlier batch that a later one showed invalid (duplicate keys)."""
@@ -129,6 +171,7 @@ class FileLoad:
             return
         if table.direct:
             raise DirectLoadConflictError(spec.name)
+        self._end_stream()
         pending = sorted(set(rows))
         dropped = pl.Series(pending, dtype=pl.Int64).implode()
         table.skipped = [s.filter(~s.is_in(dropped)) for s in table.skipped]
@@ -142,12 +185,13 @@ class FileLoad:
 
     def merge(self, spec: FeedSpec, file_keys: FileKeys | None) -> MergeCounts:
         """Apply the staged rows; with ``file_keys`` (snapshot) mark the partner's other keys deleted."""
+        self._end_stream()
         table = self._tables.get(spec.name)
         skipped = sum(len(s) for s in table.skipped) if table else 0
         if table is not None and table.direct:
             self._tables.pop(spec.name)
             # Fresh statistics, or the next file's merge is planned for an empty table.
-            self.backend.analyze(self.connection, spec.table_name, ())
+            self.backend.analyze(self.connection, spec.table_name, spec.key)
             return MergeCounts(inserted=table.direct_rows)
         inserted = updated = staged = 0
         if table is not None and table.staged:
@@ -171,6 +215,7 @@ class FileLoad:
 
     def _table(self, spec: FeedSpec) -> _Table:
         if spec.name not in self._tables:
+            self._end_stream()
             direct = self.allow_direct and not self._partner_has_rows(spec)
             known = (
                 pl.Series(HASH_COLUMN, [], dtype=pl.Int64) if direct else self._live_hashes(spec)
@@ -272,8 +317,8 @@ class FileLoad:
             return 0
         gone = f"gone_{spec.table_name}"
         self.backend.create_staging(self.connection, gone, spec.table_name, ", ".join(spec.key))
-        self.backend.copy_rows(
-            self.connection, gone, missing.with_columns(pl.lit(0).alias(STAGING_ROW))
+        copy_rows(
+            self.backend, self.connection, gone, missing.with_columns(pl.lit(0).alias(STAGING_ROW))
         )
         match = " AND ".join(f"g.{k} = {spec.table_name}.{k}" for k in spec.key)
         result = self.connection.execute(

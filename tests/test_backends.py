@@ -1,0 +1,57 @@
+"""The database-specific pieces, against the real SQLite and PostgreSQL."""
+
+from collections.abc import Iterator
+
+import polars as pl
+import pytest
+from sqlalchemy import Engine, text
+
+from importer.db.backends import backend_for, copy_rows
+from importer.db.engine import make_engine
+from importer.db.streams import DuplicateKeyError
+
+
+@pytest.fixture
+def numbers_engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE numbers (n BIGINT PRIMARY KEY, label TEXT)"))
+    yield engine
+    engine.dispose()
+
+
+def test_fetch_integers_returns_every_value_signs_and_extremes_included(
+    numbers_engine: Engine,
+) -> None:
+    values = [-(2**63), -1, 0, 7, 2**63 - 1, *range(1000, 3000)]
+    with numbers_engine.begin() as connection:
+        backend = backend_for(connection)
+        copy_rows(
+            backend, connection, "numbers", pl.DataFrame({"n": values}, schema={"n": pl.Int64})
+        )
+        fetched = backend.fetch_integers(connection, "n", "FROM numbers")
+        nothing = backend.fetch_integers(connection, "n", "FROM numbers WHERE n = 5")
+    assert fetched.dtype == pl.Int64
+    assert sorted(fetched.to_list()) == sorted(values)
+    assert nothing.to_list() == []
+
+
+def test_a_stream_spans_batches_and_a_repeated_key_surfaces_as_duplicate(
+    numbers_engine: Engine,
+) -> None:
+    with numbers_engine.begin() as connection:
+        backend = backend_for(connection)
+        with backend.open_stream(connection, "numbers", ["n", "label"]) as stream:
+            for start in (0, 10, 20):
+                stream.write(
+                    pl.DataFrame({"n": range(start, start + 10), "label": "x"}).cast(
+                        {"n": pl.Int64}
+                    )
+                )
+        count = connection.execute(text("SELECT COUNT(*) FROM numbers")).scalar_one()
+        assert count == 30
+        with (
+            pytest.raises(DuplicateKeyError),
+            backend.open_stream(connection, "numbers", ["n", "label"]) as stream,
+        ):
+            stream.write(pl.DataFrame({"n": [100, 5], "label": ["new", "again"]}))
