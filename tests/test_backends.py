@@ -36,22 +36,18 @@ def test_fetch_integers_returns_every_value_signs_and_extremes_included(
     assert nothing.to_list() == []
 
 
-def test_a_stream_spans_batches_and_a_repeated_key_surfaces_as_duplicate(
+def test_a_stream_spans_batches_with_constants_and_a_repeated_key_surfaces_as_duplicate(
     numbers_engine: Engine,
 ) -> None:
     with numbers_engine.begin() as connection:
         backend = backend_for(connection)
-        with backend.open_stream(connection, "numbers", ["n", "label"]) as stream:
+        with backend.open_stream(connection, "numbers", ["n"], {"label": "it's"}) as stream:
             for start in (0, 10, 20):
-                stream.write(
-                    pl.DataFrame({"n": range(start, start + 10), "label": "x"}).cast(
-                        {"n": pl.Int64}
-                    )
-                )
-        count = connection.execute(text("SELECT COUNT(*) FROM numbers")).scalar_one()
-        assert count == 30
+                stream.write(pl.DataFrame({"n": range(start, start + 10)}).cast(pl.Int64))
+        rows = connection.execute(text("SELECT label, COUNT(*) FROM numbers GROUP BY label"))
+        assert rows.all() == [("it's", 30)]
         with (
             pytest.raises(DuplicateKeyError),
-            backend.open_stream(connection, "numbers", ["n", "label"]) as stream,
+            backend.open_stream(connection, "numbers", ["n", "label"], {}) as stream,
         ):
             stream.write(pl.DataFrame({"n": [100, 5], "label": ["new", "again"]}))

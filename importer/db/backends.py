@@ -8,7 +8,7 @@ from typing import Protocol
 import polars as pl
 from sqlalchemy import Connection
 
-from importer.db.streams import PostgresRowStream, RowStream, SqliteRowStream
+from importer.db.streams import Constants, PostgresRowStream, RowStream, SqliteRowStream
 
 STAGING_ROW = "_row"
 FETCH_CHUNK_ROWS = 100_000
@@ -23,8 +23,15 @@ class Backend(Protocol):
         self, connection: Connection, staging: str, target: str, columns: str
     ) -> None: ...
 
-    def open_stream(self, connection: Connection, table: str, columns: Sequence[str]) -> RowStream:
-        """Rows for ``table``, batch after batch; nothing else runs on ``connection`` meanwhile."""
+    def open_stream(
+        self,
+        connection: Connection,
+        table: str,
+        columns: Sequence[str],
+        constants: Constants,
+    ) -> RowStream:
+        """Rows for ``table``, batch after batch, each frame holding ``columns`` and every row
+        ``constants`` besides; nothing else runs on ``connection`` meanwhile."""
         ...
 
     def key_json(self, columns: Sequence[str]) -> str: ...
@@ -63,8 +70,14 @@ class SqliteBackend:
             f"{STAGING_ROW} FROM {target} WHERE 0"
         )
 
-    def open_stream(self, connection: Connection, table: str, columns: Sequence[str]) -> RowStream:
-        return SqliteRowStream(connection, table, columns)
+    def open_stream(
+        self,
+        connection: Connection,
+        table: str,
+        columns: Sequence[str],
+        constants: Constants,
+    ) -> RowStream:
+        return SqliteRowStream(connection, table, constants)
 
     def key_json(self, columns: Sequence[str]) -> str:
         return f"json_array({', '.join(columns)})"
@@ -116,8 +129,14 @@ class PostgresBackend:
             f"CAST(NULL AS BIGINT) AS {STAGING_ROW} FROM {target} WITH NO DATA"
         )
 
-    def open_stream(self, connection: Connection, table: str, columns: Sequence[str]) -> RowStream:
-        return PostgresRowStream(connection, table, columns)
+    def open_stream(
+        self,
+        connection: Connection,
+        table: str,
+        columns: Sequence[str],
+        constants: Constants,
+    ) -> RowStream:
+        return PostgresRowStream(connection, table, columns, constants)
 
     def key_json(self, columns: Sequence[str]) -> str:
         return f"CAST(json_build_array({', '.join(columns)}) AS TEXT)"
@@ -178,5 +197,5 @@ def backend_for(connection: Connection) -> Backend:
 
 def copy_rows(backend: Backend, connection: Connection, table: str, frame: pl.DataFrame) -> None:
     """Append one frame to ``table`` in a stream of its own."""
-    with backend.open_stream(connection, table, frame.columns) as stream:
+    with backend.open_stream(connection, table, frame.columns, {}) as stream:
         stream.write(frame)

@@ -23,7 +23,7 @@ import polars as pl
 from sqlalchemy import Connection, DateTime, TextClause, bindparam, text
 
 from importer.db.backends import STAGING_ROW, Backend, backend_for, copy_rows
-from importer.db.streams import DuplicateKeyError, RowStream
+from importer.db.streams import Constants, DuplicateKeyError, RowStream
 from importer.feeds import FeedSpec
 from importer.feeds.base import HASH_COLUMN, PARTNER_COLUMN
 from importer.file_keys import FileKeys, key_digest
@@ -125,30 +125,30 @@ class FileLoad:
                 self.connection, staging, spec.table_name, ", ".join(columns)
             )
             table.staged = True
-        self._write(staging, shipped.select(*columns, pl.col(ROW).alias(STAGING_ROW)))
+        frame = shipped.select(*columns[1:], pl.col(ROW).alias(STAGING_ROW))
+        self._write(staging, frame, {PARTNER_COLUMN: self.partner_id})
 
     def _insert_direct(self, spec: FeedSpec, table: _Table, rows: pl.DataFrame) -> None:
         """First load of this table for the partner: every row is new, so skip staging and merging.
 
         The table's primary key stops a key the file repeats; the caller then goes the careful way.
         """
-        frame = rows.select(
-            *spec.data_columns,
-            HASH_COLUMN,
-            pl.lit(self.job_id).alias("first_job_id"),
-            pl.lit(self.job_id).alias("last_job_id"),
-            pl.lit(self.now).alias("created_at"),
-            pl.lit(self.now).alias("updated_at"),
-        )
-        self._write(spec.table_name, frame)
+        constants: Constants = {
+            PARTNER_COLUMN: self.partner_id,
+            "first_job_id": self.job_id,
+            "last_job_id": self.job_id,
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        self._write(spec.table_name, rows.select(*spec.data_columns[1:], HASH_COLUMN), constants)
         table.direct_rows += rows.height
 
-    def _write(self, table: str, frame: pl.DataFrame) -> None:
+    def _write(self, table: str, frame: pl.DataFrame, constants: Constants) -> None:
         """Append to ``table`` through one stream that stays open while batches keep coming."""
         if self._stream is None or self._streaming != table:
             self._end_stream()
             self._stream = self._stream_scope.enter_context(
-                self.backend.open_stream(self.connection, table, frame.columns)
+                self.backend.open_stream(self.connection, table, frame.columns, constants)
             )
             self._streaming = table
         try:

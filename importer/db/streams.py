@@ -9,8 +9,9 @@ on an error, cancels it) before anything else happens on the connection.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -19,6 +20,11 @@ import psycopg
 from sqlalchemy import Connection
 
 SQLITE_KEY_VIOLATIONS = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
+SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
+"""how SQLAlchemy stores a timestamp in SQLite (UTC here)"""
+
+Constants = Mapping[str, int | str | datetime]
+"""columns with one value for every row (the partner, the job, the load's time)"""
 
 
 class DuplicateKeyError(Exception):
@@ -43,20 +49,28 @@ class RowStream(Protocol):
 
 
 class SqliteRowStream:
-    """executemany over driver-native values; the conversion itself is vectorized."""
+    """executemany over driver-native values; the conversion itself is vectorized.
 
-    def __init__(self, connection: Connection, table: str, columns: Sequence[str]) -> None:
+    SQLite's cost is per value bound, so constants are written into the statement once and a
+    batch's all-empty columns are left to their default (NULL) instead of bound row by row.
+    """
+
+    def __init__(self, connection: Connection, table: str, constants: Constants) -> None:
         self._connection = connection
-        placeholders = ", ".join("?" * len(columns))
-        self._insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
+        self._table = table
+        self._constants = {name: _sqlite_literal(value) for name, value in constants.items()}
 
     def write(self, frame: pl.DataFrame) -> None:
-        native = frame.with_columns(
-            _sqlite_native(name, dtype) for name, dtype in frame.schema.items()
-        )
+        if frame.is_empty():
+            return
+        filled = [name for name in frame.columns if frame[name].null_count() < frame.height]
+        native = frame.select(_sqlite_native(name, frame.schema[name]) for name in filled)
+        names = ", ".join([*self._constants, *filled])
+        values = ", ".join([*self._constants.values(), *("?" * len(filled))])
+        insert = f"INSERT INTO {self._table} ({names}) VALUES ({values})"
         cursor = self._connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(self._insert, native.iter_rows())
+            cursor.executemany(insert, native.iter_rows())
         except sqlite3.IntegrityError as exc:
             if exc.sqlite_errorname in SQLITE_KEY_VIOLATIONS:
                 raise DuplicateKeyError(str(exc)) from exc
@@ -79,23 +93,29 @@ class SqliteRowStream:
 class PostgresRowStream:
     """One ``COPY ... FROM STDIN`` in CSV form, written by Polars."""
 
-    def __init__(self, connection: Connection, table: str, columns: Sequence[str]) -> None:
+    def __init__(
+        self, connection: Connection, table: str, columns: Sequence[str], constants: Constants
+    ) -> None:
+        self._constants = constants
         self._scope = ExitStack()
         try:
             cursor = self._scope.enter_context(
                 connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
             )
             self._copy = self._scope.enter_context(
-                cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)")
+                cursor.copy(
+                    f"COPY {table} ({', '.join([*columns, *constants])}) FROM STDIN (FORMAT csv)"
+                )
             )
         except BaseException:
             self._scope.close()
             raise
 
     def write(self, frame: pl.DataFrame) -> None:
-        text = frame.with_columns(
+        complete = frame.with_columns(pl.lit(v).alias(k) for k, v in self._constants.items())
+        text = complete.with_columns(
             pl.col(name).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f+00")
-            for name, dtype in frame.schema.items()
+            for name, dtype in complete.schema.items()
             if isinstance(dtype, pl.Datetime)
         ).write_csv(include_header=False, null_value="")
         self._copy.write(text.encode("utf-8"))
@@ -115,12 +135,21 @@ class PostgresRowStream:
             raise DuplicateKeyError(str(error)) from error
 
 
+def _sqlite_literal(value: int | str | datetime) -> str:
+    """A constant as SQL text; strings quoted the standard way (SQLite has no backslash escapes)."""
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC).strftime(SQLITE_TIMESTAMP)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(int(value))
+
+
 def _sqlite_native(name: str, dtype: pl.DataType) -> pl.Expr:
     column = pl.col(name)
     if isinstance(dtype, pl.Decimal):
         return column.cast(pl.String)
     if isinstance(dtype, pl.Datetime):
-        return column.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
+        return column.dt.convert_time_zone("UTC").dt.strftime(SQLITE_TIMESTAMP)
     if isinstance(dtype, pl.Date):
         return column.dt.strftime("%Y-%m-%d")
     if isinstance(dtype, pl.Boolean):
