@@ -28,6 +28,7 @@ from importer.headers import HeaderMap, resolve_headers, snake_case
 from importer.prefetch import ahead
 from importer.problems import PROBLEM_SCHEMA, Problem, reported_value
 from importer.reading import ITEM, ROW, RawTable, ReadOptions, column_name, open_table
+from importer.unchanged import KnownRows, hash_seed, validate_changed
 from importer.validation import ValidatedBatch, ValidationContext, duplicate_keys, validate
 
 
@@ -155,7 +156,14 @@ def _run(
     )
     problems: list[pl.DataFrame] = []
     file_keys = FileKeys(spec)
-    batches = _validated(raw, headers, nested, spec, context, limits.max_field_chars)
+    known = {
+        target.name: KnownRows(
+            load.known_hashes(target),
+            hash_seed(target, context.partner_id, context.date_formats),
+        )
+        for target in (spec, *(n.spec for n in nested))
+    }
+    batches = _validated(raw, headers, nested, spec, context, known, limits.max_field_chars)
     for records, checked in ahead(batches):
         result.row_count += records.height
         if result.row_count > limits.max_rows:
@@ -219,15 +227,16 @@ def _validated(
     nested: list[_Nested],
     spec: FeedSpec,
     context: ValidationContext,
+    known: dict[str, KnownRows],
     max_field_chars: int,
 ) -> Iterator[tuple[pl.DataFrame, list[ValidatedBatch]]]:
     """Each batch's records, and their validation: the feed's own first, then nested lists."""
     for frame in raw.frames:
         records = _named(frame, headers, (ROW,))
-        own = validate(records, spec, context)
+        own = validate_changed(records, spec, context, known[spec.name])
         too_long = _overlong_values(frame, raw.headers, max_field_chars)
         checked = [ValidatedBatch(own.rows, pl.concat([own.problems, too_long]))]
-        checked += [_validate_nested(n, records, context) for n in nested]
+        checked += [_validate_nested(n, records, context, known[n.spec.name]) for n in nested]
         yield records, checked
 
 
@@ -308,7 +317,7 @@ def _nested(raw: RawTable, spec: FeedSpec, aliases: dict[str, str]) -> list[_Nes
 
 
 def _validate_nested(
-    nested: _Nested, records: pl.DataFrame, context: ValidationContext
+    nested: _Nested, records: pl.DataFrame, context: ValidationContext, known: KnownRows
 ) -> ValidatedBatch:
     """Lines of the records in this batch, keyed to their record; a bad line rejects its record."""
     lines = pl.concat(list(nested.table.frames))
@@ -329,7 +338,7 @@ def _validate_nested(
         if parent in inherited
     )
     prefixed = ValidationContext(context.partner_id, context.date_formats, nested.list_name)
-    checked = validate(lines, nested.spec, prefixed)
+    checked = validate_changed(lines, nested.spec, prefixed, known)
     duplicates, _ = duplicate_keys(
         checked.rows.select(ROW, *nested.spec.key), nested.spec.key, keep_last=False
     )

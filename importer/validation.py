@@ -7,7 +7,7 @@ A problem names the row (``_row``), the column, the value as sent and what is wr
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -62,35 +62,52 @@ def strftime_format(fmt: str) -> str:
     return fmt
 
 
-def validate(frame: pl.DataFrame, spec: FeedSpec, context: ValidationContext) -> ValidatedBatch:
-    """Check ``frame`` (string columns named by field, plus ``_row``) against ``spec``."""
+def validate(
+    frame: pl.DataFrame,
+    spec: FeedSpec,
+    context: ValidationContext,
+    only: Collection[str] | None = None,
+    carry: Sequence[str] = (),
+) -> ValidatedBatch:
+    """Check ``frame`` (string columns named by field, plus ``_row``) against ``spec``: every
+    column, or the ``only`` ones; the ``carry`` columns pass through untouched."""
+    rules = [rule for rule in spec.columns if only is None or rule.name in only]
     formats = tuple(strftime_format(f) for f in context.date_formats)
     text = frame.lazy().with_columns(
-        _cleaned(frame, rule).alias(_text(rule.name)) for rule in spec.columns
+        _cleaned(frame, rule).alias(_text(rule.name)) for rule in rules
     )
+    checked = {rule.name for rule in rules}
     text = text.with_columns(
         pl.col(_text(target)).fill_null(pl.col(_text(source))).alias(_text(target))
         for target, source in spec.copy_defaults.items()
+        if target in checked and source in checked
     )
     typed = (
-        text.with_columns(
-            _typed(rule, spec, context, formats).alias(rule.name) for rule in spec.columns
-        )
-        .with_columns(_problem(rule, spec).alias(_error(rule.name)) for rule in spec.columns)
+        text.with_columns(_typed(rule, spec, context, formats).alias(rule.name) for rule in rules)
+        .with_columns(_problem(rule, spec).alias(_error(rule.name)) for rule in rules)
         .collect()
     )
     rows = typed.select(
         ROW,
         pl.lit(context.partner_id).alias(PARTNER_COLUMN),
-        *(rule.name for rule in spec.columns),
+        *(rule.name for rule in rules),
+        *carry,
     )
     failed = typed.select(
-        pl.any_horizontal(pl.col(_error(rule.name)).is_not_null() for rule in spec.columns)
+        pl.any_horizontal(pl.col(_error(rule.name)).is_not_null() for rule in rules)
     ).to_series()
     if not failed.any():
         return ValidatedBatch(rows=rows, problems=pl.DataFrame(schema=PROBLEM_SCHEMA))
-    problems = _problems(typed.filter(failed), spec, context)
+    problems = _problems(typed.filter(failed), rules, context)
     return ValidatedBatch(rows=rows.filter(~failed), problems=problems)
+
+
+def key_fields(spec: FeedSpec) -> frozenset[str]:
+    """The columns that decide a row's key: the key's own, and what a key column defaults to."""
+    key = set(spec.key)
+    return frozenset(
+        key | {source for target, source in spec.copy_defaults.items() if target in key}
+    )
 
 
 def _text(name: str) -> str:
@@ -266,7 +283,9 @@ def _type_message(rule: ColumnRule) -> str:
     return f"not a valid {rule.kind.value}"
 
 
-def _problems(typed: pl.DataFrame, spec: FeedSpec, context: ValidationContext) -> pl.DataFrame:
+def _problems(
+    typed: pl.DataFrame, rules: Sequence[ColumnRule], context: ValidationContext
+) -> pl.DataFrame:
     parts = [
         typed.lazy()
         .filter(pl.col(_error(rule.name)).is_not_null())
@@ -276,7 +295,7 @@ def _problems(typed: pl.DataFrame, spec: FeedSpec, context: ValidationContext) -
             reported_value(pl.col(_text(rule.name))).alias("value"),
             pl.col(_error(rule.name)).alias("error"),
         )
-        for rule in spec.columns
+        for rule in rules
     ]
     return (
         pl.concat(parts).collect().cast(PROBLEM_SCHEMA)

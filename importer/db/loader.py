@@ -1,11 +1,12 @@
 """Load one file in one transaction: ship only new and changed rows, then merge them set-based.
 
-Each row carries a 64-bit hash of its values, key included. Before the first batch of a table,
-the hashes of the partner's live rows are read in one bulk query (a column of integers, cheap to
-send and to match); a row whose hash is among them is counted unchanged and never sent to the
-database. The rest is staged (COPY on PostgreSQL,
-executemany on SQLite) and merged with one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <differs>``,
-which compares real values, so the counts and ``row_changes`` stay exact whatever the hash says.
+Before the first batch of a table, the text hashes of the partner's live rows are read in one
+bulk query (a column of integers, cheap to send and to match); rows the file sent exactly as before
+arrive marked unchanged (see :mod:`importer.unchanged`) and are only counted. The rest is streamed
+into staging (COPY on PostgreSQL, executemany on SQLite) and merged with one
+``INSERT ... ON CONFLICT DO UPDATE ... WHERE <differs>``, which compares real values, so the
+counts and ``row_changes`` stay exact whatever the hash says. A partner's first load of a table
+goes straight into it.
 In ``snapshot`` mode, keys the partner has but the file lacks are marked deleted. All SQL is built
 from the feed specs' own identifiers, never from anything a partner sent.
 """
@@ -28,9 +29,9 @@ from importer.feeds import FeedSpec
 from importer.feeds.base import HASH_COLUMN, PARTNER_COLUMN
 from importer.file_keys import FileKeys, key_digest
 from importer.reading import ROW
+from importer.unchanged import UNCHANGED, is_in_sorted
 
 DELETE_CHUNK = 500
-HASH_SEED = 0x1A90_5EED
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,6 @@ class MergeCounts:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
-
-
-def with_row_hash(rows: pl.DataFrame, spec: FeedSpec) -> pl.DataFrame:
-    """Add the hash of every loaded value (``partner_id`` and bookkeeping excluded)."""
-    values = rows.select(rule.name for rule in spec.columns)
-    digest = values.hash_rows(seed=HASH_SEED).reinterpret(signed=True)
-    return rows.with_columns(digest.alias(HASH_COLUMN))
 
 
 class DirectLoadConflictError(Exception):
@@ -105,16 +99,20 @@ class FileLoad:
             self._stream = self._streaming = None
             self._stream_scope.__exit__(exc_type, exc, traceback)
 
+    def known_hashes(self, spec: FeedSpec) -> pl.Series:
+        """The text hashes of the partner's live rows in ``spec``'s table, sorted."""
+        return self._table(spec).known
+
     def stage(self, spec: FeedSpec, rows: pl.DataFrame) -> None:
-        """Send the new and changed rows of a batch; unchanged rows are only counted."""
+        """Send the new and changed rows of a batch; unchanged rows (``__unchanged``) are only
+        counted. ``rows`` carry their text hash in ``row_hash``."""
         table = self._table(spec)
-        hashed = with_row_hash(rows, spec)
         if table.direct:
-            self._insert_direct(spec, table, hashed)
+            self._insert_direct(spec, table, rows)
             return
-        same = _among(hashed.get_column(HASH_COLUMN), table.known)
-        table.skipped.append(hashed.filter(same).get_column(ROW))
-        shipped = hashed.filter(~same)
+        same = rows.get_column(UNCHANGED)
+        table.skipped.append(rows.filter(same).get_column(ROW))
+        shipped = rows.filter(~same)
         if shipped.is_empty():
             return
         staging = _staging(spec)
@@ -311,7 +309,9 @@ class FileLoad:
     def _mark_missing_deleted(self, spec: FeedSpec, file_keys: FileKeys) -> int:
         """Snapshot: the partner's live keys that this file does not contain get ``deleted_at``."""
         live = self._live_keys(spec, file_keys.schema)
-        in_file = _among(live.select(key_digest(spec.key)).to_series(), file_keys.sorted_digests())
+        in_file = is_in_sorted(
+            live.select(key_digest(spec.key)).to_series(), file_keys.sorted_digests()
+        )
         missing = live.filter(~in_file)
         if missing.is_empty():
             return 0
@@ -330,14 +330,6 @@ class FileLoad:
         )
         self.connection.exec_driver_sql(f"DROP TABLE {gone}")
         return int(result.rowcount)
-
-
-def _among(values: pl.Series, known: pl.Series) -> pl.Series:
-    """Whether each value is in the sorted ``known``: a binary search, no hash set rebuilt."""
-    if known.is_empty():
-        return pl.repeat(False, len(values), eager=True)
-    positions = known.search_sorted(values, side="left").clip(0, len(known) - 1)
-    return known.gather(positions) == values
 
 
 def _from_text(column: str, dtype: pl.DataType) -> pl.Expr:

@@ -1,0 +1,74 @@
+import polars as pl
+
+from importer.feeds import FEEDS
+from importer.unchanged import (
+    UNCHANGED,
+    KnownRows,
+    hash_seed,
+    is_in_sorted,
+    text_hash,
+    validate_changed,
+)
+from importer.validation import ValidationContext
+
+PRODUCTS = FEEDS["products"]
+CONTEXT = ValidationContext("acme")
+SEED = hash_seed(PRODUCTS, "acme", ())
+
+
+def records(rows: list[tuple[int, str, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"_row": [r[0] for r in rows], "sku": [r[1] for r in rows], "price": [r[2] for r in rows]},
+        schema={"_row": pl.Int64, "sku": pl.String, "price": pl.String},
+    )
+
+
+def known_from(frame: pl.DataFrame) -> KnownRows:
+    return KnownRows(text_hash(frame, PRODUCTS, SEED).sort(), SEED)
+
+
+def test_rows_sent_as_before_are_not_validated_again_only_their_key() -> None:
+    before = records([(2, "A1", "1.00"), (3, "A2", "not a price")])
+    again = records([(2, "A1", "1.00"), (3, "A2", "not a price"), (4, "A3", "2.50")])
+    checked = validate_changed(again, PRODUCTS, CONTEXT, known_from(before))
+    rows = checked.rows.sort("_row")
+    assert rows.get_column(UNCHANGED).to_list() == [True, True, False]
+    assert rows.get_column("sku").to_list() == ["A1", "A2", "A3"]
+    assert rows.get_column("price").to_list()[:2] == [None, None]
+    assert checked.problems.is_empty()
+
+
+def test_changed_text_is_validated_even_when_the_value_is_the_same() -> None:
+    before = records([(2, "A1", "1.00")])
+    checked = validate_changed(
+        records([(2, "A1", "1.0"), (3, "A2", "x")]), PRODUCTS, CONTEXT, known_from(before)
+    )
+    assert checked.rows.get_column(UNCHANGED).to_list() == [False]
+    assert str(checked.rows.get_column("price")[0]) == "1.0000"
+    assert checked.problems.get_column("row").to_list() == [3]
+
+
+def test_column_order_and_missing_columns_do_not_change_the_hash() -> None:
+    frame = records([(2, "A1", "1.00")])
+    reordered = frame.select("price", "_row", "sku").with_columns(
+        pl.lit(None, pl.String).alias("brand")
+    )
+    assert text_hash(frame, PRODUCTS, SEED).equals(text_hash(reordered, PRODUCTS, SEED))
+
+
+def test_the_seed_follows_partner_and_date_formats() -> None:
+    seeds = {
+        hash_seed(PRODUCTS, "acme", ()),
+        hash_seed(PRODUCTS, "globex", ()),
+        hash_seed(PRODUCTS, "acme", ("%d/%m/%Y",)),
+        hash_seed(FEEDS["inventory"], "acme", ()),
+    }
+    assert len(seeds) == 4
+    assert hash_seed(PRODUCTS, "acme", ()) == SEED
+
+
+def test_is_in_sorted() -> None:
+    known = pl.Series([-5, 1, 9, 12], dtype=pl.Int64)
+    values = pl.Series([12, 0, -5, 13, 9], dtype=pl.Int64)
+    assert is_in_sorted(values, known).to_list() == [True, False, True, False, True]
+    assert is_in_sorted(values, known.clear()).to_list() == [False] * 5
