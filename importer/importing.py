@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from importer.config import FeedSettings, Settings
 from importer.db.engine import create_schema
-from importer.db.loader import DirectLoadConflictError, FileLoad, MergeCounts
+from importer.db.loader import FileLoad, MergeCounts, RetryCarefullyError
 from importer.exceptions import DatabaseUnavailableError, HeaderError, UnreadableFileError
 from importer.feeds import FEEDS, ChildSpec, FeedSpec
 from importer.file_keys import FileKeys
@@ -93,8 +93,8 @@ def import_file(
         return _attempt(
             path, spec, options, context, aliases, settings, engine, job_id, now, finish, True
         )
-    except DirectLoadConflictError:
-        # Rare: a first load with repeated keys. Go again the careful way, through staging.
+    except RetryCarefullyError:
+        # Rare: repeated keys met after rows were written. Go again the careful way.
         return _attempt(
             path, spec, options, context, aliases, settings, engine, job_id, now, finish, False
         )
@@ -111,7 +111,7 @@ def _attempt(
     job_id: int,
     now: datetime,
     finish: Finish | None,
-    direct: bool,
+    fast: bool,
 ) -> ImportResult:
     with open_table(path, options) as raw:
         try:
@@ -121,7 +121,7 @@ def _attempt(
                     if finish is None:
                         # A dry run may meet an empty database; its tables vanish with the rollback.
                         create_schema(connection)
-                    with FileLoad(connection, context.partner_id, job_id, now, direct) as load:
+                    with FileLoad(connection, context.partner_id, job_id, now, fast) as load:
                         reopen = partial(open_table, path, options)
                         result = _run(raw, spec, settings, context, aliases, load, reopen)
                     if result.rejection is None and finish is not None:

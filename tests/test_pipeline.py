@@ -228,6 +228,31 @@ def test_duplicate_keys_last_wins_across_batches(
     assert float(str(scalar(engine, "SELECT price FROM products WHERE sku = 'A1'"))) == 4.0
 
 
+@pytest.mark.parametrize("policy", ["reject", "last_wins"])
+def test_a_key_repeated_after_its_batch_was_merged_is_handled_as_if_merged_at_the_end(
+    make_settings: SettingsFactory, engine: Engine, policy: str
+) -> None:
+    """Later files merge batch by batch; a repeat found at the end sends the file round again."""
+    settings = make_settings(
+        feeds={"products": {"duplicate_keys": policy, "max_error_rate": 1.0}},
+        database={"url": str(engine.url.render_as_string(hide_password=False)), "batch_rows": 2},
+    )
+    pipeline = Pipeline(settings, engine)
+    process(pipeline, "acme", "products.csv", "sku,price\nA1,1\nA2,2\nA3,3\n")
+    outcome = process(pipeline, "acme", "products-2.csv", "sku,price\nA1,5\nA2,7\nA3,3\nA1,4\n")
+    report = report_of(outcome.path)
+    price = float(str(scalar(engine, "SELECT price FROM products WHERE sku = 'A1'")))
+    moves = scalar(
+        engine,
+        "SELECT COUNT(*) FROM row_changes WHERE row_key LIKE '%A1%' AND column_name = 'price'",
+    )
+    assert (report["updated_count"], report["unchanged_count"]) == (
+        (1, 1) if policy == "reject" else (2, 1)
+    )
+    assert price == (1.0 if policy == "reject" else 4.0)
+    assert moves == (0 if policy == "reject" else 1)
+
+
 def test_a_file_failing_mid_stream_loads_nothing_and_the_next_file_loads(
     make_settings: SettingsFactory, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -42,8 +42,9 @@ class MergeCounts:
     deleted: int = 0
 
 
-class DirectLoadConflictError(Exception):
-    """A first load met a repeated key after rows went straight into the table: redo via staging."""
+class RetryCarefullyError(Exception):
+    """A fast path met a repeated key after rows were written: redo the file the careful way,
+    staging every batch and merging once at the end."""
 
 
 @dataclass
@@ -57,7 +58,10 @@ class _Table:
     staged: bool = False
     skipped: list[pl.Series] = field(default_factory=list)
     """``_row`` of rows skipped as unchanged"""
-    direct_rows: int = 0
+    applied: list[pl.Series] = field(default_factory=list)
+    """``_row`` of rows already merged into the table (fast path)"""
+    counts: MergeCounts = field(default_factory=MergeCounts)
+    """of the rows merged so far"""
 
 
 class FileLoad:
@@ -69,14 +73,15 @@ class FileLoad:
         partner_id: str,
         job_id: int,
         now: datetime,
-        direct: bool = True,
+        fast: bool = True,
     ) -> None:
         self.connection = connection
         self.backend: Backend = backend_for(connection)
         self.partner_id = partner_id
         self.job_id = job_id
         self.now = now
-        self.allow_direct = direct
+        self.fast = fast
+        """first loads go straight into the table, later ones merge batch by batch"""
         self._tables: dict[str, _Table] = {}
         self._stream_scope = ExitStack()
         self._stream: RowStream | None = None
@@ -125,6 +130,12 @@ class FileLoad:
             table.staged = True
         frame = shipped.select(*columns[1:], pl.col(ROW).alias(STAGING_ROW))
         self._write(staging, frame, {PARTNER_COLUMN: self.partner_id})
+        if self.fast:
+            # Merged now, while the next batch is being read: a key the file repeats later
+            # (rare) makes the whole file go again the careful way.
+            self._end_stream()
+            self._apply(spec, table)
+            table.applied.append(shipped.get_column(ROW))
 
     def _insert_direct(self, spec: FeedSpec, table: _Table, rows: pl.DataFrame) -> None:
         """First load of this table for the partner: every row is new, so skip staging and merging.
@@ -139,7 +150,7 @@ class FileLoad:
             "updated_at": self.now,
         }
         self._write(spec.table_name, rows.select(*spec.data_columns[1:], HASH_COLUMN), constants)
-        table.direct_rows += rows.height
+        table.counts = replace(table.counts, inserted=table.counts.inserted + rows.height)
 
     def _write(self, table: str, frame: pl.DataFrame, constants: Constants) -> None:
         """Append to ``table`` through one stream that stays open while batches keep coming."""
@@ -152,7 +163,7 @@ class FileLoad:
         try:
             self._stream.write(frame)
         except DuplicateKeyError as exc:
-            raise DirectLoadConflictError(table) from exc
+            raise RetryCarefullyError(table) from exc
 
     def _end_stream(self) -> None:
         """Finish the open stream, if any: the connection runs nothing else while one is open."""
@@ -160,18 +171,18 @@ class FileLoad:
         try:
             self._stream_scope.close()
         except DuplicateKeyError as exc:  # only direct loads write into a keyed table
-            raise DirectLoadConflictError(str(exc)) from exc
+            raise RetryCarefullyError(str(exc)) from exc
 
     def unstage(self, spec: FeedSpec, rows: Iterable[int]) -> None:
         """Take back rows of an earlier batch that a later one showed invalid (duplicate keys)."""
         table = self._tables.get(spec.name)
         if table is None:
             return
-        if table.direct:
-            raise DirectLoadConflictError(spec.name)
-        self._end_stream()
         pending = sorted(set(rows))
         dropped = pl.Series(pending, dtype=pl.Int64).implode()
+        if table.direct or any(s.is_in(dropped).any() for s in table.applied):
+            raise RetryCarefullyError(spec.name)
+        self._end_stream()
         table.skipped = [s.filter(~s.is_in(dropped)) for s in table.skipped]
         if not table.staged:
             return
@@ -190,31 +201,41 @@ class FileLoad:
             self._tables.pop(spec.name)
             # Fresh statistics, or the next file's merge is planned for an empty table.
             self.backend.analyze(self.connection, spec.table_name, spec.key)
-            return MergeCounts(inserted=table.direct_rows)
-        inserted = updated = staged = 0
+            return table.counts
+        counts = MergeCounts()
         if table is not None and table.staged:
-            staging = _staging(spec)
-            self.backend.analyze(self.connection, staging, spec.key)
-            join = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
-            staged, inserted, updated = self.connection.exec_driver_sql(
-                f"SELECT COUNT(*), COUNT(*) FILTER (WHERE t.{PARTNER_COLUMN} IS NULL), "
-                f"COUNT(*) FILTER (WHERE t.{PARTNER_COLUMN} IS NOT NULL "
-                f"AND {self._differs(spec, 't', 's')}) "
-                f"FROM {staging} s LEFT JOIN {spec.table_name} t ON {join}"
-            ).one()
-            self._record_changes(spec, staging, join)
-            self._upsert(spec, staging)
-            self.connection.exec_driver_sql(f"DROP TABLE {staging}")
+            if not self.fast:
+                self.backend.analyze(self.connection, _staging(spec), spec.key)
+                self._apply(spec, table)
+            self.connection.exec_driver_sql(f"DROP TABLE {_staging(spec)}")
+            counts = table.counts
         deleted = self._mark_missing_deleted(spec, file_keys) if file_keys is not None else 0
         self._tables.pop(spec.name, None)
-        return MergeCounts(
-            int(inserted), int(updated), int(staged - inserted - updated) + skipped, deleted
+        return replace(counts, unchanged=counts.unchanged + skipped, deleted=deleted)
+
+    def _apply(self, spec: FeedSpec, table: _Table) -> None:
+        """Merge what is staged into the table, count it, and empty the staging table."""
+        staging = _staging(spec)
+        join = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
+        staged, inserted, updated = self.connection.exec_driver_sql(
+            f"SELECT COUNT(*), COUNT(*) FILTER (WHERE t.{PARTNER_COLUMN} IS NULL), "
+            f"COUNT(*) FILTER (WHERE t.{PARTNER_COLUMN} IS NOT NULL "
+            f"AND {self._differs(spec, 't', 's')}) "
+            f"FROM {staging} s LEFT JOIN {spec.table_name} t ON {join}"
+        ).one()
+        self._record_changes(spec, staging, join)
+        self._upsert(spec, staging)
+        self.connection.exec_driver_sql(f"DELETE FROM {staging}")
+        table.counts = MergeCounts(
+            table.counts.inserted + int(inserted),
+            table.counts.updated + int(updated),
+            table.counts.unchanged + int(staged - inserted - updated),
         )
 
     def _table(self, spec: FeedSpec) -> _Table:
         if spec.name not in self._tables:
             self._end_stream()
-            direct = self.allow_direct and not self._partner_has_rows(spec)
+            direct = self.fast and not self._partner_has_rows(spec)
             known = (
                 pl.Series(HASH_COLUMN, [], dtype=pl.Int64) if direct else self._live_hashes(spec)
             )
