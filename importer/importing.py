@@ -234,18 +234,22 @@ def _validated(
     for frame in raw.frames:
         records = _named(frame, headers, (ROW,))
         own = validate_changed(records, spec, context, known[spec.name])
-        too_long = _overlong_values(frame, raw.headers, max_field_chars)
+        too_long = _overlong_values(frame, raw.headers, max_field_chars, raw.nul_free)
         checked = [ValidatedBatch(own.rows, pl.concat([own.problems, too_long]))]
         checked += [_validate_nested(n, records, context, known[n.spec.name]) for n in nested]
         yield records, checked
 
 
-def _overlong_values(frame: pl.DataFrame, headers: list[str], limit: int) -> pl.DataFrame:
+def _overlong_values(
+    frame: pl.DataFrame, headers: list[str], limit: int, nul_free: bool
+) -> pl.DataFrame:
     """Values, in any column (known or not), longer than ``limits.max_field_chars`` or holding a
     NUL character (no database stores one in text)."""
     columns = [column_name(i) for i in range(len(headers)) if column_name(i) in frame.columns]
     suspect = pl.any_horizontal(  # byte length bounds the character count: a cheap first pass
-        (pl.col(c).str.len_bytes() > limit) | pl.col(c).str.contains("\x00", literal=True)
+        pl.col(c).str.len_bytes() > limit
+        if nul_free
+        else (pl.col(c).str.len_bytes() > limit) | pl.col(c).str.contains("\x00", literal=True)
         for c in columns
     )
     if not columns or not frame.select(suspect.any()).item():

@@ -58,6 +58,8 @@ class RawTable:
     frames: Iterator[pl.DataFrame]
     children: dict[str, RawTable] = field(default_factory=dict)
     """JSON only: nested lists of records by their raw field name; ``_row`` is the parent's"""
+    nul_free: bool = False
+    """no NUL byte anywhere in the text, so no value holds one (known for CSV only)"""
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,17 @@ def _read_csv(path: Path, delimiter: str | None, batch_rows: int) -> RawTable:
             raise UnreadableFileError(f"line 1: the header cannot be parsed: {exc}") from exc
     header_lines = 1 + sum(len(LINE_BREAK.findall(h)) for h in headers)
     names = [column_name(i) for i in range(len(headers))]
-    return RawTable(headers, _csv_batches(path, separator, names, header_lines, batch_rows))
+    batches = _csv_batches(path, separator, names, header_lines, batch_rows)
+    return RawTable(headers, batches, nul_free=not _holds_nul(path))
+
+
+def _holds_nul(path: Path) -> bool:
+    """One fast pass over the bytes spares searching every value of every batch."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(CSV_BLOCK_BYTES):
+            if b"\x00" in chunk:
+                return True
+    return False
 
 
 def _skip_bom(handle: io.TextIOBase) -> Iterator[str]:
@@ -314,8 +326,8 @@ def _number_lines(batch: pl.DataFrame, first_line: int, lines: int) -> pl.DataFr
         )
         span = (newlines + 1).cast(pl.Int64)
     numbered = batch.with_columns((first_line + span.cum_sum() - span).alias(ROW))
-    non_blank = pl.any_horizontal(pl.col(name).is_not_null() for name in batch.columns)
-    return numbered.filter(non_blank)
+    blank = pl.all_horizontal(pl.col(name).is_null() for name in batch.columns)
+    return numbered.filter(~blank) if batch.select(blank.any()).item() else numbered
 
 
 def _line_breaks(data: bytes, end: int) -> int:
