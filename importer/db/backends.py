@@ -36,6 +36,11 @@ class Backend(Protocol):
 
     def key_json(self, columns: Sequence[str]) -> str: ...
 
+    def counted_upsert(self, upsert: str, inserted: str) -> str | None:
+        """``upsert`` made to return how many rows it inserted and updated (``inserted`` tells a
+        written row was new), where the database can; ``None`` where it cannot."""
+        ...
+
     def analyze(self, connection: Connection, table: str, columns: Sequence[str]) -> None:
         """Refresh the planner's statistics of ``table`` (sampled, so cheap on big tables), of the
         ``columns`` merges join on only where the database allows it."""
@@ -81,6 +86,10 @@ class SqliteBackend:
 
     def key_json(self, columns: Sequence[str]) -> str:
         return f"json_array({', '.join(columns)})"
+
+    def counted_upsert(self, upsert: str, inserted: str) -> str | None:
+        """SQLite has no data-modifying common table expressions to count in."""
+        return None
 
     def analyze(self, connection: Connection, table: str, columns: Sequence[str]) -> None:
         connection.exec_driver_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_ROWS}")
@@ -140,6 +149,13 @@ class PostgresBackend:
 
     def key_json(self, columns: Sequence[str]) -> str:
         return f"CAST(json_build_array({', '.join(columns)}) AS TEXT)"
+
+    def counted_upsert(self, upsert: str, inserted: str) -> str | None:
+        """Counting from what the upsert wrote spares joining staging to the table once more."""
+        return (
+            f"WITH written AS ({upsert} RETURNING {inserted} AS new) "
+            "SELECT COUNT(*) FILTER (WHERE new), COUNT(*) FILTER (WHERE NOT new) FROM written"
+        )
 
     def analyze(self, connection: Connection, table: str, columns: Sequence[str]) -> None:
         connection.exec_driver_sql(f"ANALYZE {table} ({', '.join(columns)})")

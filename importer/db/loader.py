@@ -217,14 +217,22 @@ class FileLoad:
         """Merge what is staged into the table, count it, and empty the staging table."""
         staging = _staging(spec)
         join = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
-        staged, inserted, updated = self.connection.exec_driver_sql(
-            f"SELECT COUNT(*), COUNT(*) FILTER (WHERE t.{PARTNER_COLUMN} IS NULL), "
-            f"COUNT(*) FILTER (WHERE t.{PARTNER_COLUMN} IS NOT NULL "
-            f"AND {self._differs(spec, 't', 's')}) "
-            f"FROM {staging} s LEFT JOIN {spec.table_name} t ON {join}"
-        ).one()
-        self._record_changes(spec, staging, join)
-        self._upsert(spec, staging)
+        upsert = self._upsert(spec, staging)
+        params = {"job": self.job_id, "now": self.now}
+        counted = self.backend.counted_upsert(upsert, "first_job_id = :job")
+        if counted is None:
+            staged, inserted, updated = self.connection.exec_driver_sql(
+                f"SELECT COUNT(*), COUNT(*) FILTER (WHERE t.{PARTNER_COLUMN} IS NULL), "
+                f"COUNT(*) FILTER (WHERE t.{PARTNER_COLUMN} IS NOT NULL "
+                f"AND {self._differs(spec, 't', 's')}) "
+                f"FROM {staging} s LEFT JOIN {spec.table_name} t ON {join}"
+            ).one()
+            self._record_changes(spec, staging, join)
+            self.connection.execute(_sql(upsert), params)
+        else:
+            staged = self.connection.exec_driver_sql(f"SELECT COUNT(*) FROM {staging}").scalar_one()
+            self._record_changes(spec, staging, join)
+            inserted, updated = self.connection.execute(_sql(counted), params).one()
         self.connection.exec_driver_sql(f"DELETE FROM {staging}")
         table.counts = MergeCounts(
             table.counts.inserted + int(inserted),
@@ -304,7 +312,7 @@ class FileLoad:
             {"job": self.job_id, "table": spec.table_name, "now": self.now},
         )
 
-    def _upsert(self, spec: FeedSpec, staging: str) -> None:
+    def _upsert(self, spec: FeedSpec, staging: str) -> str:
         """Insert new rows, rewrite changed ones; a row equal in every value is left untouched."""
         columns = ", ".join((*spec.data_columns, HASH_COLUMN))
         values = [c for c in (*spec.data_columns, HASH_COLUMN) if c not in spec.key]
@@ -317,14 +325,11 @@ class FileLoad:
             ]
         )
         differs = self._differs(spec, spec.table_name, "excluded", (HASH_COLUMN,))
-        self.connection.execute(
-            _sql(
-                f"INSERT INTO {spec.table_name} ({columns}, first_job_id, last_job_id, created_at, "
-                f"updated_at, deleted_at) SELECT {columns}, :job, :job, :now, :now, NULL "
-                f"FROM {staging} WHERE true "
-                f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {assignments} WHERE {differs}"
-            ),
-            {"job": self.job_id, "now": self.now},
+        return (
+            f"INSERT INTO {spec.table_name} ({columns}, first_job_id, last_job_id, created_at, "
+            f"updated_at, deleted_at) SELECT {columns}, :job, :job, :now, :now, NULL "
+            f"FROM {staging} WHERE true "
+            f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {assignments} WHERE {differs}"
         )
 
     def _mark_missing_deleted(self, spec: FeedSpec, file_keys: FileKeys) -> int:
