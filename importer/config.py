@@ -36,7 +36,7 @@ class _Section(BaseModel):
 
 class DatabaseSettings(_Section):
     url: str = "sqlite:///var/importer.db"
-    batch_rows: int = Field(default=50_000, ge=1, description="rows per staging batch")
+    batch_rows: int = Field(default=40_000, ge=1, description="rows per staging batch")
 
 
 class InboxSettings(_Section):

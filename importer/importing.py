@@ -164,8 +164,8 @@ def _run(
         for target in (spec, *(n.spec for n in nested))
     }
     batches = _validated(raw, headers, nested, spec, context, known, limits.max_field_chars)
-    for records, checked in ahead(batches):
-        result.row_count += records.height
+    for height, checked in ahead(batches):
+        result.row_count += height
         if result.row_count > limits.max_rows:
             raise UnreadableFileError(
                 f"the file has more than {limits.max_rows} rows (limits.max_rows)"
@@ -229,15 +229,16 @@ def _validated(
     context: ValidationContext,
     known: dict[str, KnownRows],
     max_field_chars: int,
-) -> Iterator[tuple[pl.DataFrame, list[ValidatedBatch]]]:
-    """Each batch's records, and their validation: the feed's own first, then nested lists."""
+) -> Iterator[tuple[int, list[ValidatedBatch]]]:
+    """Each batch's number of records, and their validation: the feed's own first, then nested
+    lists. The raw text is not handed on, so batches waiting in the queue hold only typed rows."""
     for frame in raw.frames:
         records = _named(frame, headers, (ROW,))
         own = validate_changed(records, spec, context, known[spec.name])
         too_long = _overlong_values(frame, raw.headers, max_field_chars, raw.nul_free)
         checked = [ValidatedBatch(own.rows, pl.concat([own.problems, too_long]))]
         checked += [_validate_nested(n, records, context, known[n.spec.name]) for n in nested]
-        yield records, checked
+        yield records.height, checked
 
 
 def _overlong_values(

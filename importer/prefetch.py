@@ -15,7 +15,7 @@ T = TypeVar("T")
 _DONE = object()
 
 
-def ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+def ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     """Yield what ``items`` yields, computed in a background thread at most ``depth`` ahead."""
     buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()

@@ -66,7 +66,7 @@ class RawTable:
 class ReadOptions:
     encoding: str = "utf-8"
     delimiter: str | None = None
-    batch_rows: int = 50_000
+    batch_rows: int = 40_000
     max_file_bytes: int = 4 << 30
     max_decompressed_bytes: int = 16 << 30
 

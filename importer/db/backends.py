@@ -111,19 +111,17 @@ class SqliteBackend:
         return pl.concat(frames, rechunk=True)
 
     def fetch_integers(self, connection: Connection, column: str, source: str) -> pl.Series:
-        joined = connection.exec_driver_sql(f"SELECT group_concat({column}, ',') {source}")
-        return _integers(column, joined.scalar())
+        """One number per line, read by Polars' CSV parser: no list of strings in between."""
+        joined = connection.exec_driver_sql(
+            f"SELECT group_concat({column}, char(10)) {source}"
+        ).scalar()
+        if not joined:
+            return pl.Series(column, [], dtype=pl.Int64)
+        numbers = pl.read_csv(joined.encode(), has_header=False, schema={column: pl.Int64})
+        return numbers.to_series()
 
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS TEXT)"
-
-
-def _integers(name: str, joined: str | None) -> pl.Series:
-    """Comma-joined integers from the server, split and parsed by Polars."""
-    if not joined:
-        return pl.Series(name, [], dtype=pl.Int64)
-    parts = pl.Series(name, [joined]).str.split(",").explode()
-    return parts.cast(pl.Int64)
 
 
 class PostgresBackend:
