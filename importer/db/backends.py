@@ -36,6 +36,10 @@ class Backend(Protocol):
 
     def key_json(self, columns: Sequence[str]) -> str: ...
 
+    def empty(self, connection: Connection, table: str) -> None:
+        """Remove every row of a staging table, leaving nothing for later scans to step over."""
+        ...
+
     def counted_upsert(self, upsert: str, inserted: str) -> str | None:
         """``upsert`` made to return how many rows it inserted and updated (``inserted`` tells a
         written row was new), where the database can; ``None`` where it cannot."""
@@ -86,6 +90,10 @@ class SqliteBackend:
 
     def key_json(self, columns: Sequence[str]) -> str:
         return f"json_array({', '.join(columns)})"
+
+    def empty(self, connection: Connection, table: str) -> None:
+        """Without a WHERE clause SQLite drops the pages at once."""
+        connection.exec_driver_sql(f"DELETE FROM {table}")
 
     def counted_upsert(self, upsert: str, inserted: str) -> str | None:
         """SQLite has no data-modifying common table expressions to count in."""
@@ -147,6 +155,10 @@ class PostgresBackend:
 
     def key_json(self, columns: Sequence[str]) -> str:
         return f"CAST(json_build_array({', '.join(columns)}) AS TEXT)"
+
+    def empty(self, connection: Connection, table: str) -> None:
+        """DELETE would leave dead rows that the next batches' joins scan again."""
+        connection.exec_driver_sql(f"TRUNCATE {table}")
 
     def counted_upsert(self, upsert: str, inserted: str) -> str | None:
         """Counting from what the upsert wrote spares joining staging to the table once more."""

@@ -233,7 +233,7 @@ class FileLoad:
             staged = self.connection.exec_driver_sql(f"SELECT COUNT(*) FROM {staging}").scalar_one()
             self._record_changes(spec, staging, join)
             inserted, updated = self.connection.execute(_sql(counted), params).one()
-        self.connection.exec_driver_sql(f"DELETE FROM {staging}")
+        self.backend.empty(self.connection, staging)
         table.counts = MergeCounts(
             table.counts.inserted + int(inserted),
             table.counts.updated + int(updated),
