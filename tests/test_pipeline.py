@@ -12,6 +12,7 @@ from sqlalchemy import Engine, text
 
 from importer import reading
 from importer.config import Settings
+from importer.db.engine import create_schema, make_engine
 from importer.db.ledger import JobStatus
 from importer.pipeline import Pipeline
 from tests.conftest import SAMPLES, SettingsFactory, drop_file, process
@@ -251,6 +252,52 @@ def test_a_key_repeated_after_its_batch_was_merged_is_handled_as_if_merged_at_th
     )
     assert price == (1.0 if policy == "reject" else 4.0)
     assert moves == (0 if policy == "reject" else 1)
+
+
+def test_rows_carry_the_time_of_the_load_that_inserted_and_last_changed_them(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    """A first load leaves the timestamps to the columns' default on PostgreSQL: same outcome."""
+    process(pipeline, "acme", "products.csv", "sku,price\nA1,1\nA2,2\n")
+    with engine.connect() as connection:
+        first = connection.execute(
+            text(
+                "SELECT COUNT(*), COUNT(DISTINCT created_at), MIN(created_at), MAX(updated_at) FROM products"
+            )
+        ).one()
+    assert first[0] == 2 and first[1] == 1 and first[2] == first[3]
+    process(pipeline, "acme", "products-2.csv", "sku,price\nA1,5\nA2,2\n")
+    with engine.connect() as connection:
+        changed = connection.execute(
+            text(
+                "SELECT p.created_at, p.updated_at, c.changed_at FROM products p "
+                "JOIN row_changes c ON c.row_key LIKE '%A1%' WHERE p.sku = 'A1'"
+            )
+        ).one()
+        untouched = connection.execute(
+            text("SELECT created_at, updated_at FROM products WHERE sku = 'A2'")
+        ).one()
+    assert changed[0] == first[2]
+    assert changed[1] == changed[2] and changed[1] != first[2]
+    assert untouched == (first[2], first[2])
+
+
+@pytest.mark.postgres
+def test_tables_made_without_the_timestamp_defaults_get_them(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    create_schema(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE products ALTER COLUMN created_at DROP DEFAULT")
+    create_schema(engine)
+    with engine.connect() as connection:
+        default = connection.execute(
+            text(
+                "SELECT column_default FROM information_schema.columns "
+                "WHERE table_name = 'products' AND column_name = 'created_at'"
+            )
+        ).scalar_one()
+    engine.dispose()
+    assert default == "now()"
 
 
 def test_a_file_failing_mid_stream_loads_nothing_and_the_next_file_loads(

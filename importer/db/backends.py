@@ -18,6 +18,8 @@ SQLITE_ANALYSIS_ROWS = 1000
 class Backend(Protocol):
     differs: str
     """null-safe inequality operator"""
+    load_time_defaults: bool
+    """``created_at``/``updated_at`` default to the transaction's start, the load's own time"""
 
     def create_staging(
         self, connection: Connection, staging: str, target: str, columns: str
@@ -69,6 +71,7 @@ class Backend(Protocol):
 
 class SqliteBackend:
     differs = "IS NOT"
+    load_time_defaults = False
 
     def create_staging(
         self, connection: Connection, staging: str, target: str, columns: str
@@ -134,6 +137,7 @@ class SqliteBackend:
 
 class PostgresBackend:
     differs = "IS DISTINCT FROM"
+    load_time_defaults = True
 
     def create_staging(
         self, connection: Connection, staging: str, target: str, columns: str

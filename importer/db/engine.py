@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import SQLModel
@@ -77,3 +77,20 @@ def create_schema(bind: Engine | Connection) -> None:
         bind.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
     tables = [ImportJob, RowChange, RemoteFile, *(spec.model for spec in FEEDS.values())]
     SQLModel.metadata.create_all(bind, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
+    if bind.dialect.name == "postgresql":
+        _add_load_time_defaults(bind)
+
+
+def _add_load_time_defaults(connection: Connection) -> None:
+    """Tables made before ``created_at``/``updated_at`` defaulted to ``now()`` get the default:
+    first loads leave both to it instead of sending and parsing two timestamps a row."""
+    missing = connection.execute(
+        text(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name IN :tables "
+            "AND column_name IN ('created_at', 'updated_at') AND column_default IS NULL"
+        ).bindparams(bindparam("tables", expanding=True)),
+        {"tables": [spec.table_name for spec in FEEDS.values()]},
+    ).all()
+    for table, column in missing:
+        connection.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT now()")

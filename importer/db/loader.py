@@ -80,6 +80,9 @@ class FileLoad:
         self.partner_id = partner_id
         self.job_id = job_id
         self.now = now
+        if self.backend.load_time_defaults:
+            # Every timestamp this load writes is its transaction's start, the columns' default.
+            self.now = connection.exec_driver_sql("SELECT now()").scalar_one()
         self.fast = fast
         """first loads go straight into the table, later ones merge batch by batch"""
         self._tables: dict[str, _Table] = {}
@@ -142,13 +145,13 @@ class FileLoad:
 
         The table's primary key stops a key the file repeats; the caller then goes the careful way.
         """
-        constants: Constants = {
+        constants: dict[str, int | str | datetime] = {
             PARTNER_COLUMN: self.partner_id,
             "first_job_id": self.job_id,
             "last_job_id": self.job_id,
-            "created_at": self.now,
-            "updated_at": self.now,
         }
+        if not self.backend.load_time_defaults:
+            constants |= {"created_at": self.now, "updated_at": self.now}
         self._write(spec.table_name, rows.select(*spec.data_columns[1:], HASH_COLUMN), constants)
         table.counts = replace(table.counts, inserted=table.counts.inserted + rows.height)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime
+from sqlalchemy import BigInteger, DateTime, func
 from sqlmodel import Field, SQLModel
 
 PARTNER_COLUMN = "partner_id"
@@ -24,8 +24,18 @@ class FeedRow(SQLModel):
     partner_id: str = Field(primary_key=True, max_length=64)
     first_job_id: int | None = Field(default=None, description="job that inserted the row")
     last_job_id: int | None = Field(default=None, description="job that last changed the row")
-    created_at: datetime | None = Field(default=None, sa_type=timestamp_column())
-    updated_at: datetime | None = Field(default=None, sa_type=timestamp_column())
+    created_at: datetime | None = Field(
+        default=None,
+        sa_type=timestamp_column(),
+        sa_column_kwargs={"server_default": func.now()},
+        description="when the load that inserted the row began",
+    )
+    updated_at: datetime | None = Field(
+        default=None,
+        sa_type=timestamp_column(),
+        sa_column_kwargs={"server_default": func.now()},
+        description="when the load that last changed the row began",
+    )
     deleted_at: datetime | None = Field(
         default=None,
         sa_type=timestamp_column(),
@@ -34,5 +44,5 @@ class FeedRow(SQLModel):
     row_hash: int | None = Field(
         default=None,
         sa_type=BigInteger,
-        description="hash of the loaded values: a re-sent row with the same hash is not shipped",
+        description="hash of the row's text as sent: a re-sent row with the same hash is not shipped",
     )
