@@ -1,8 +1,8 @@
 """From a file to the database: read, map headers, validate, stage, decide, merge.
 
-Batches stream from the reader into staging tables, so memory holds a few batches plus a 16-byte
-digest of each key seen so far (to find duplicates across batches). Nothing is committed here: the caller's
-``finish`` runs inside the same transaction; a rejected file or a dry run rolls back.
+Batches stream from the reader into the database, so memory holds a few batches plus a 16-byte
+digest of each key seen so far (to find duplicates across batches). Nothing is committed here: the
+caller's ``finish`` runs inside the same transaction; a rejected file or a dry run rolls back.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class _Table:
     """What is known about one target table during this file's load."""
 
     known: pl.Series
-    """row hashes of the partner's live rows before this file, sorted"""
+    """text hashes of the partner's live rows before this file, sorted"""
     direct: bool
     """the partner had no rows here: batches go straight into the table, no staging"""
     staged: bool = False
@@ -220,7 +220,7 @@ class FileLoad:
         """Merge what is staged into the table, count it, and empty the staging table."""
         staging = _staging(spec)
         join = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
-        upsert = self._upsert(spec, staging)
+        upsert = self._upsert_statement(spec, staging)
         params = {"job": self.job_id, "now": self.now}
         counted = self.backend.counted_upsert(upsert, "first_job_id = :job")
         if counted is None:
@@ -262,7 +262,7 @@ class FileLoad:
         return found is not None
 
     def _live_hashes(self, spec: FeedSpec) -> pl.Series:
-        """The row hashes of the partner's live rows, sorted; a deleted row must ship to revive."""
+        """The text hashes of the partner's live rows, sorted; a deleted row must ship to revive."""
         hashes = self.backend.fetch_integers(
             self.connection,
             HASH_COLUMN,
@@ -315,7 +315,7 @@ class FileLoad:
             {"job": self.job_id, "table": spec.table_name, "now": self.now},
         )
 
-    def _upsert(self, spec: FeedSpec, staging: str) -> str:
+    def _upsert_statement(self, spec: FeedSpec, staging: str) -> str:
         """Insert new rows, rewrite changed ones; a row equal in every value is left untouched."""
         columns = ", ".join((*spec.data_columns, HASH_COLUMN))
         values = [c for c in (*spec.data_columns, HASH_COLUMN) if c not in spec.key]
