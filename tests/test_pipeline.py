@@ -282,6 +282,25 @@ def test_rows_carry_the_time_of_the_load_that_inserted_and_last_changed_them(
     assert untouched == (first[2], first[2])
 
 
+def test_new_text_for_the_same_values_is_no_change_but_its_hash_is_kept(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    """``1.0`` for ``1.00``: nothing changed, yet the next file with ``1.0`` is recognised."""
+    process(pipeline, "acme", "products.csv", "sku,price\nA1,1.00\nA2,2\n")
+    before = scalar(engine, "SELECT row_hash FROM products WHERE sku = 'A1'")
+    again = process(pipeline, "acme", "products-2.csv", "sku,price\nA1,1.0\nA2,3\n")
+    report = report_of(again.path)
+    assert (report["updated_count"], report["unchanged_count"]) == (1, 1)
+    with engine.connect() as connection:
+        a1 = connection.execute(
+            text(
+                "SELECT row_hash, last_job_id, created_at = updated_at FROM products WHERE sku = 'A1'"
+            )
+        ).one()
+    assert a1[0] != before
+    assert a1[1] != report["job_id"] and a1[2]
+
+
 @pytest.mark.postgres
 def test_tables_made_without_the_timestamp_defaults_get_them(postgres_url: str) -> None:
     engine = make_engine(postgres_url)

@@ -42,9 +42,9 @@ class Backend(Protocol):
         """Remove every row of a staging table, leaving nothing for later scans to step over."""
         ...
 
-    def counted_upsert(self, upsert: str, inserted: str) -> str | None:
-        """``upsert`` made to return how many rows it inserted and updated (``inserted`` tells a
-        written row was new), where the database can; ``None`` where it cannot."""
+    def counted_upsert(self, upsert: str, inserted: str, changed: str) -> str | None:
+        """``upsert`` made to return how many rows it inserted and changed (``inserted`` and
+        ``changed`` tell, of a written row), where the database can; ``None`` where it cannot."""
         ...
 
     def analyze(self, connection: Connection, table: str, columns: Sequence[str]) -> None:
@@ -98,7 +98,7 @@ class SqliteBackend:
         """Without a WHERE clause SQLite drops the pages at once."""
         connection.exec_driver_sql(f"DELETE FROM {table}")
 
-    def counted_upsert(self, upsert: str, inserted: str) -> str | None:
+    def counted_upsert(self, upsert: str, inserted: str, changed: str) -> str | None:
         """SQLite has no data-modifying common table expressions to count in."""
         return None
 
@@ -164,11 +164,12 @@ class PostgresBackend:
         """DELETE would leave dead rows that the next batches' joins scan again."""
         connection.exec_driver_sql(f"TRUNCATE {table}")
 
-    def counted_upsert(self, upsert: str, inserted: str) -> str | None:
+    def counted_upsert(self, upsert: str, inserted: str, changed: str) -> str | None:
         """Counting from what the upsert wrote spares joining staging to the table once more."""
         return (
-            f"WITH written AS ({upsert} RETURNING {inserted} AS new) "
-            "SELECT COUNT(*) FILTER (WHERE new), COUNT(*) FILTER (WHERE NOT new) FROM written"
+            f"WITH written AS ({upsert} RETURNING {inserted} AS new, {changed} AS changed) "
+            "SELECT COUNT(*) FILTER (WHERE new), COUNT(*) FILTER (WHERE changed AND NOT new) "
+            "FROM written"
         )
 
     def analyze(self, connection: Connection, table: str, columns: Sequence[str]) -> None:

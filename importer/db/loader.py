@@ -222,7 +222,7 @@ class FileLoad:
         join = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
         upsert = self._upsert_statement(spec, staging)
         params = {"job": self.job_id, "now": self.now}
-        counted = self.backend.counted_upsert(upsert, "first_job_id = :job")
+        counted = self.backend.counted_upsert(upsert, "first_job_id = :job", "last_job_id = :job")
         if counted is None:
             staged, inserted, updated = self.connection.exec_driver_sql(
                 f"SELECT COUNT(*), COUNT(*) FILTER (WHERE t.{PARTNER_COLUMN} IS NULL), "
@@ -316,18 +316,22 @@ class FileLoad:
         )
 
     def _upsert_statement(self, spec: FeedSpec, staging: str) -> str:
-        """Insert new rows, rewrite changed ones; a row equal in every value is left untouched."""
+        """Insert new rows, rewrite changed ones; a row equal in every value is left untouched,
+        except that a new text hash is stored (the text changed, not the values), without
+        counting as a change: ``last_job_id`` and ``updated_at`` stay."""
+        table = spec.table_name
         columns = ", ".join((*spec.data_columns, HASH_COLUMN))
         values = [c for c in (*spec.data_columns, HASH_COLUMN) if c not in spec.key]
+        changed = self._differs(spec, table, "excluded")
         assignments = ", ".join(
             [f"{c} = excluded.{c}" for c in values]
             + [
-                "last_job_id = excluded.last_job_id",
-                "updated_at = excluded.updated_at",
-                "deleted_at = NULL",
+                f"{c} = CASE WHEN {changed} THEN excluded.{c} ELSE {table}.{c} END"
+                for c in ("last_job_id", "updated_at")
             ]
+            + ["deleted_at = NULL"]
         )
-        differs = self._differs(spec, spec.table_name, "excluded", (HASH_COLUMN,))
+        differs = self._differs(spec, table, "excluded", (HASH_COLUMN,))
         return (
             f"INSERT INTO {spec.table_name} ({columns}, first_job_id, last_job_id, created_at, "
             f"updated_at, deleted_at) SELECT {columns}, :job, :job, :now, :now, NULL "
