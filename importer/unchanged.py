@@ -55,6 +55,7 @@ def validate_changed(
 
 
 def hash_seed(spec: FeedSpec, partner_id: str, date_formats: tuple[str, ...]) -> int:
+    """Stable across processes (unlike ``hash()``): equal settings give equal seeds."""
     identity = repr((RULES_VERSION, spec.name, partner_id, date_formats)).encode()
     return int.from_bytes(hashlib.blake2b(identity, digest_size=8).digest()) >> 1
 
