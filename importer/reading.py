@@ -92,7 +92,7 @@ def open_table(path: Path, options: ReadOptions) -> Iterator[RawTable]:
         utf8 = _as_utf8(plain, options.encoding, Path(scratch))
         fmt = detect_format(path.name) or _sniff_format(utf8)
         if fmt in ("json", "ndjson"):
-            yield _read_json(utf8, fmt)
+            yield _read_json(utf8, fmt, options.batch_rows)
         else:
             delimiter = options.delimiter or ("\t" if fmt == "tsv" else None)
             yield _read_csv(utf8, delimiter, options.batch_rows)
@@ -342,7 +342,7 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _read_json(path: Path, fmt: Format) -> RawTable:
+def _read_json(path: Path, fmt: Format, batch_rows: int) -> RawTable:
     """A JSON array, NDJSON, or an object wrapping one array (``{"products": [...]}``)."""
     try:
         if fmt == "ndjson" or _looks_like_ndjson(path):
@@ -353,7 +353,7 @@ def _read_json(path: Path, fmt: Format) -> RawTable:
         raise UnreadableFileError(f"invalid JSON: {_first_line(exc)}") from exc
     frame = _unwrap_envelope(frame)
     return _records_table(
-        frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+        frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)), batch_rows
     )
 
 
@@ -392,7 +392,7 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
-def _records_table(frame: pl.DataFrame) -> RawTable:
+def _records_table(frame: pl.DataFrame, batch_rows: int) -> RawTable:
     frame = _flatten(frame)
     lists = [
         n
@@ -408,7 +408,8 @@ def _records_table(frame: pl.DataFrame) -> RawTable:
             for i, name in enumerate(scalars)
         ),
     )
-    return RawTable(scalars, iter([renamed]), children)
+    batches = (renamed.slice(start, batch_rows) for start in range(0, renamed.height, batch_rows))
+    return RawTable(scalars, batches, children)
 
 
 def _child_table(frame: pl.DataFrame, name: str) -> RawTable:

@@ -362,10 +362,19 @@ def test_snapshot_marks_missing_rows_deleted_and_revives_them(
     assert scalar(engine, "SELECT COUNT(*) FROM products WHERE deleted_at IS NOT NULL") == 0
 
 
+@pytest.mark.parametrize("batch_rows", [1, 40_000])
 def test_nested_lines_load_with_their_order_and_a_bad_line_rejects_its_order(
-    make_settings: SettingsFactory, engine: Engine
+    make_settings: SettingsFactory, engine: Engine, batch_rows: int
 ) -> None:
-    pipeline = Pipeline(make_settings(feeds={"orders": {"max_error_rate": 0.5}}), engine)
+    """In one batch or one order a batch, and again when the same orders come back."""
+    settings = make_settings(
+        feeds={"orders": {"max_error_rate": 0.5}},
+        database={
+            "url": str(engine.url.render_as_string(hide_password=False)),
+            "batch_rows": batch_rows,
+        },
+    )
+    pipeline = Pipeline(settings, engine)
     orders = [
         {
             "orderNumber": "O1",
@@ -382,6 +391,11 @@ def test_nested_lines_load_with_their_order_and_a_bad_line_rejects_its_order(
         "order_line_items": {"inserted_count": 3, "updated_count": 0, "unchanged_count": 0}
     }
     assert scalar(engine, "SELECT COUNT(*) FROM order_line_items WHERE order_number = 'O2'") == 0
+    again = report_of(
+        process(pipeline, "acme", "orders-2.json", json.dumps({"orders": orders}) + "\n").path
+    )
+    assert (again["inserted_count"], again["unchanged_count"], again["failed_count"]) == (0, 2, 1)
+    assert again["children"]["order_line_items"]["unchanged_count"] == 3
 
 
 def test_partner_file_with_own_headers_and_encoding_loads(
