@@ -51,3 +51,20 @@ def test_a_stream_spans_batches_with_constants_and_a_repeated_key_surfaces_as_du
             backend.open_stream(connection, "numbers", ["n", "label"], {}) as stream,
         ):
             stream.write(pl.DataFrame({"n": [100, 5], "label": ["new", "again"]}))
+
+
+def test_a_repeated_key_early_in_a_long_stream_stops_it_with_nothing_written(
+    numbers_engine: Engine,
+) -> None:
+    """The server may refuse while later batches are still being sent, or only at the end."""
+    with numbers_engine.connect() as connection:
+        backend = backend_for(connection)
+        with (
+            pytest.raises(DuplicateKeyError),
+            connection.begin(),
+            backend.open_stream(connection, "numbers", ["n"], {"label": "x" * 200}) as stream,
+        ):
+            stream.write(pl.DataFrame({"n": [1, 1]}).cast(pl.Int64))
+            for start in range(2, 2_000_002, 50_000):
+                stream.write(pl.DataFrame({"n": range(start, start + 50_000)}).cast(pl.Int64))
+        assert connection.execute(text("SELECT COUNT(*) FROM numbers")).scalar_one() == 0

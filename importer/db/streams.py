@@ -1,16 +1,18 @@
 """Rows appended to one table batch after batch, with no Python object per value.
 
-On PostgreSQL one ``COPY`` stays open across batches: the server parses a batch while the next one
-is being prepared, instead of the two taking turns at every statement's end. While it is open the
-connection can run nothing else, so a stream is a context manager that ends the ``COPY`` (or,
-on an error, cancels it) before anything else happens on the connection.
+On PostgreSQL one ``COPY`` stays open across batches, and a helper thread sends each batch while the
+next one is formatted: the server parses one batch while the client prepares the next, instead of
+the two taking turns. While it is open the connection can run nothing else, so a stream is a
+context manager that ends the ``COPY`` (or, on an error, cancels it) before anything else happens
+on the connection.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -91,13 +93,17 @@ class SqliteRowStream:
 
 
 class PostgresRowStream:
-    """One ``COPY ... FROM STDIN`` in CSV form, written by Polars."""
+    """One ``COPY ... FROM STDIN`` in CSV form, written by Polars.
+
+    At most one batch waits to be sent while the next is formatted, so memory stays bounded.
+    """
 
     def __init__(
         self, connection: Connection, table: str, columns: Sequence[str], constants: Constants
     ) -> None:
         self._constants = constants
         self._scope = ExitStack()
+        self._sending: Future[None] | None = None
         try:
             cursor = self._scope.enter_context(
                 connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -107,6 +113,10 @@ class PostgresRowStream:
                     f"COPY {table} ({', '.join([*columns, *constants])}) FROM STDIN (FORMAT csv)"
                 )
             )
+            self._sender = self._scope.enter_context(
+                ThreadPoolExecutor(1, thread_name_prefix="copy")
+            )
+            self._scope.push(self._finish_sending)
         except BaseException:
             self._scope.close()
             raise
@@ -118,7 +128,27 @@ class PostgresRowStream:
             for name, dtype in complete.schema.items()
             if isinstance(dtype, pl.Datetime)
         ).write_csv(include_header=False, null_value="")
-        self._copy.write(text.encode("utf-8"))
+        self._wait_sent()
+        self._sending = self._sender.submit(self._copy.write, text.encode("utf-8"))
+
+    def _wait_sent(self) -> None:
+        """Let the batch being sent finish, raising what sending it raised."""
+        sending, self._sending = self._sending, None
+        if sending is not None:
+            with _key_violations():
+                sending.result()
+
+    def _finish_sending(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """The last batch is sent before the ``COPY`` ends; a failure to send it cancels the
+        ``COPY`` unless something else already failed."""
+        sending, self._sending = self._sending, None
+        if sending is not None and (error := sending.exception()) is not None and exc is None:
+            raise error
 
     def __enter__(self) -> Self:
         return self
@@ -129,10 +159,17 @@ class PostgresRowStream:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        try:
+        with _key_violations():
             self._scope.__exit__(exc_type, exc, traceback)
-        except psycopg.errors.UniqueViolation as error:
-            raise DuplicateKeyError(str(error)) from error
+
+
+@contextmanager
+def _key_violations() -> Iterator[None]:
+    """PostgreSQL's refusal of a repeated key, as the stream reports it."""
+    try:
+        yield
+    except psycopg.errors.UniqueViolation as error:
+        raise DuplicateKeyError(str(error)) from error
 
 
 def _sqlite_literal(value: int | str | datetime) -> str:
