@@ -64,7 +64,7 @@ def redrop(base: pl.DataFrame, seed: int) -> pl.DataFrame:
 
 def orders(count: int, seed: int, bump: bool = False) -> list[dict[str, object]]:
     rng = random.Random(seed)
-    result = []
+    result: list[dict[str, object]] = []
     for number in range(count):
         lines = [
             {

@@ -1,7 +1,7 @@
 """Run the benchmark scenarios through the real ``importer process`` and print one JSON line each.
 
     python -m bench.generate --rows 1000000 --out bench/data
-    python -m bench.run --data bench/data --backends sqlite,postgres
+    python -m bench.run --data bench/data --backends sqlite,postgres --repeat 3
 
 Scenarios: the first load of a catalog; the next day's catalog (5 % changed prices, 1 % new SKUs);
 the same rows in another order (bytes differ, nothing changed); the identical bytes again; and
@@ -10,8 +10,11 @@ loaders into a table with the same primary key (``psql \\copy``, ``sqlite3 .impo
 and pandas ``read_csv`` + ``to_sql`` as what one would write by hand. ``seconds`` is the pipeline's
 own time (claim to filed away, from the job report); ``wall_seconds`` adds interpreter start-up.
 ``peak_rss_mb`` is the peak resident memory of the process that ran the scenario; ``vs_ceiling``
-divides a catalog scenario's seconds by the ceiling's, measured first in the same run. Before each
+divides a catalog scenario's seconds by the ceiling's, measured first in the same round. Before each
 scenario PostgreSQL is settled (``CHECKPOINT``, ``VACUUM (ANALYZE)``), as a day between files would.
+With ``--repeat N`` the ceiling and the scenarios run N times, each round in a fresh database; a
+line then gives the medians (peak RSS: the largest) and ``runs``, every round's seconds. pandas runs
+once: it is far from the rest.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import importlib.util
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 PG_ADMIN = os.environ.get("IMPORTER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 CATALOG_COLUMNS = (
@@ -130,7 +135,54 @@ class Backend:
         return seconds, rss
 
 
-def run_backend(name: str, data: Path) -> None:
+def run_backend(name: str, data: Path, repeat: int) -> None:
+    rounds = [run_round(name, data) for _ in range(repeat)]
+    for scenario, first in rounds[0].items():
+        measured = [r[scenario] for r in rounds if scenario in r]
+        emit(**summarize(first, measured))
+    with tempfile.TemporaryDirectory(prefix="importer-bench-") as scratch:
+        backend = Backend(name, Path(scratch))
+        try:
+            pandas = backend.pandas(data / "products_v1.csv")
+        finally:
+            backend.close()
+    rows = rounds[0]["first_load"]["rows"] if "first_load" in rounds[0] else None
+    if pandas is None:
+        emit(scenario="pandas_to_sql", backend=name, skipped="pandas is not installed")
+    else:
+        emit(
+            scenario="pandas_to_sql",
+            backend=name,
+            rows=rows,
+            seconds=round(pandas[0], 3),
+            peak_rss_mb=round(pandas[1], 1),
+        )
+
+
+def summarize(first: dict[str, object], measured: list[dict[str, object]]) -> dict[str, object]:
+    """One line for a scenario over all rounds: medians, the largest peak, every round's seconds."""
+
+    def median(field: str) -> float:
+        return statistics.median(float(str(m[field])) for m in measured)
+
+    line = dict(first)
+    for field in ("seconds", "wall_seconds"):
+        if field in first:
+            line[field] = round(median(field), 3)
+    if first.get("vs_ceiling") is not None:
+        line["vs_ceiling"] = round(median("vs_ceiling"), 2)
+    if first.get("rows_per_s") is not None:
+        line["rows_per_s"] = round(float(str(first["rows"])) / float(str(line["seconds"])))
+    if "peak_rss_mb" in first:
+        line["peak_rss_mb"] = max(float(str(m["peak_rss_mb"])) for m in measured)
+    if len(measured) > 1:
+        line["runs"] = [m["seconds"] for m in measured]
+    return line
+
+
+def run_round(name: str, data: Path) -> dict[str, dict[str, object]]:
+    """The ceiling, then every scenario in order, in a fresh database; results by scenario."""
+    results: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="importer-bench-") as scratch:
         workdir = Path(scratch)
         backend = Backend(name, workdir)
@@ -139,14 +191,13 @@ def run_backend(name: str, data: Path) -> None:
             config.write_text(
                 f'[database]\nurl = "{backend.url}"\n[inbox]\nroot = "{workdir / "inbox"}"\n'
             )
-            catalog = data / "products_v1.csv"
-            ceiling = backend.ceiling(catalog)
-            emit(
-                scenario="ceiling_bulk_load",
-                backend=name,
-                seconds=round(ceiling, 3),
-                tool="psql \\copy" if name == "postgres" else "sqlite3 .import",
-            )
+            ceiling = backend.ceiling(data / "products_v1.csv")
+            results["ceiling_bulk_load"] = {
+                "scenario": "ceiling_bulk_load",
+                "backend": name,
+                "seconds": round(ceiling, 3),
+                "tool": "psql \\copy" if name == "postgres" else "sqlite3 .import",
+            }
             rows_first = 0
             for scenario, file_name in SCENARIOS:
                 source = data / file_name
@@ -173,38 +224,28 @@ def run_backend(name: str, data: Path) -> None:
                 seconds = report["duration_ms"] / 1000
                 rows = report["row_count"] or rows_first
                 rows_first = rows_first or report["row_count"]
-                emit(
-                    scenario=scenario,
-                    backend=name,
-                    rows=rows,
-                    seconds=round(seconds, 3),
-                    wall_seconds=round(wall, 3),
-                    rows_per_s=round(rows / seconds) if seconds else None,
-                    vs_ceiling=round(seconds / ceiling, 2)
+                results[scenario] = {
+                    "scenario": scenario,
+                    "backend": name,
+                    "rows": rows,
+                    "seconds": round(seconds, 3),
+                    "wall_seconds": round(wall, 3),
+                    "rows_per_s": round(rows / seconds) if seconds else None,
+                    "vs_ceiling": round(seconds / ceiling, 2)
                     if file_name.startswith("products")
                     else None,
-                    peak_rss_mb=round(rss, 1),
-                    status=report["status"],
-                    inserted=report["inserted_count"],
-                    updated=report["updated_count"],
-                    unchanged=report["unchanged_count"],
-                )
-            measured = backend.pandas(catalog)
-            if measured is None:
-                emit(scenario="pandas_to_sql", backend=name, skipped="pandas is not installed")
-            else:
-                emit(
-                    scenario="pandas_to_sql",
-                    backend=name,
-                    rows=rows_first,
-                    seconds=round(measured[0], 3),
-                    peak_rss_mb=round(measured[1], 1),
-                )
+                    "peak_rss_mb": round(rss, 1),
+                    "status": report["status"],
+                    "inserted": report["inserted_count"],
+                    "updated": report["updated_count"],
+                    "unchanged": report["unchanged_count"],
+                }
         finally:
             backend.close()
+    return results
 
 
-def _latest_report(inbox: Path) -> dict[str, object]:
+def _latest_report(inbox: Path) -> dict[str, Any]:
     reports = sorted(inbox.rglob("*.report.json"), key=lambda p: p.stat().st_mtime)
     return dict(json.loads(reports[-1].read_text()))
 
@@ -213,9 +254,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("bench/data"))
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; lines give the medians")
     args = parser.parse_args()
     for name in args.backends.split(","):
-        run_backend(name.strip(), args.data.resolve())
+        run_backend(name.strip(), args.data.resolve(), args.repeat)
 
 
 if __name__ == "__main__":
