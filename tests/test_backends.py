@@ -68,3 +68,25 @@ def test_a_repeated_key_early_in_a_long_stream_stops_it_with_nothing_written(
             for start in range(2, 2_000_002, 50_000):
                 stream.write(pl.DataFrame({"n": range(start, start + 50_000)}).cast(pl.Int64))
         assert connection.execute(text("SELECT COUNT(*) FROM numbers")).scalar_one() == 0
+
+
+def test_after_analyze_a_partner_owning_the_table_is_read_by_scanning_it(database_url: str) -> None:
+    """A partner's hashes are read by a scan, not one key-index lookup a row: statistics must
+    count all of the partner's rows (a sampled ANALYZE stopped at 1000 on SQLite)."""
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("CREATE TABLE feed (partner TEXT, sku TEXT, h BIGINT, PRIMARY KEY (partner, sku))")
+        )
+        backend = backend_for(connection)
+        skus = [f"SKU-{n:05d}" for n in range(5000)]
+        rows = pl.DataFrame({"partner": "acme", "sku": skus, "h": range(5000)})
+        copy_rows(backend, connection, "feed", rows.sample(fraction=1.0, shuffle=True, seed=3))
+        backend.analyze(connection, "feed", ["partner", "sku"])
+        explain = "EXPLAIN QUERY PLAN" if engine.dialect.name == "sqlite" else "EXPLAIN"
+        plan = connection.exec_driver_sql(
+            f"{explain} SELECT h FROM feed WHERE partner = 'acme'"
+        ).all()
+    engine.dispose()
+    described = " ".join(str(step[-1]) for step in plan)
+    assert "SCAN feed" in described or "Seq Scan on feed" in described

@@ -12,7 +12,6 @@ from importer.db.streams import Constants, PostgresRowStream, RowStream, SqliteR
 
 STAGING_ROW = "_row"
 FETCH_CHUNK_ROWS = 100_000
-SQLITE_ANALYSIS_ROWS = 1000
 
 
 class Backend(Protocol):
@@ -103,7 +102,9 @@ class SqliteBackend:
         return None
 
     def analyze(self, connection: Connection, table: str, columns: Sequence[str]) -> None:
-        connection.exec_driver_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_ROWS}")
+        """Every entry of the key index is read (about 0.15 s a million rows). A sampled ANALYZE
+        counts a partner's rows only up to its sample, and the planner then reads all of them
+        through the key index, a random lookup each, instead of scanning the table."""
         connection.exec_driver_sql(f"ANALYZE {table}")
 
     def fetch_text(
