@@ -2,6 +2,7 @@
 1 % new SKUs, the re-drop's rows in another order, and orders with nested lines.
 
     python -m bench.generate --rows 1000000 --out bench/data
+    python -m bench.generate --rows 1000000 --out bench/data-shuffled --shuffled
 """
 
 from __future__ import annotations
@@ -96,11 +97,21 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("bench/data"))
+    parser.add_argument(
+        "--shuffled",
+        action="store_true",
+        help="catalog rows in random SKU order (an export sorted by something else): every "
+        "key index, the ceilings' included, then takes random inserts",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     base = catalog(args.rows, args.seed)
+    if args.shuffled:
+        base = base.sample(fraction=1.0, shuffle=True, seed=args.seed + 3)
     base.write_csv(args.out / "products_v1.csv")
     changed = redrop(base, args.seed)
+    if args.shuffled:
+        changed = changed.sample(fraction=1.0, shuffle=True, seed=args.seed + 4)
     changed.write_csv(args.out / "products_v2.csv")
     changed.sample(fraction=1.0, shuffle=True, seed=args.seed).write_csv(
         args.out / "products_v2_reordered.csv"
