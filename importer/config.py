@@ -165,6 +165,11 @@ class LimitSettings(_Section):
 
     max_file_bytes: int = Field(default=4 << 30, ge=1, description="size as delivered")
     max_decompressed_bytes: int = Field(default=16 << 30, ge=1, description="size after gunzip")
+    max_json_bytes: int = Field(
+        default=256 << 20,
+        ge=1,
+        description="JSON and NDJSON are parsed whole, in about 13 times their size of memory",
+    )
     max_rows: int = Field(default=50_000_000, ge=1)
     max_field_chars: int = Field(default=100_000, ge=1, description="longest single value")
 

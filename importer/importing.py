@@ -80,6 +80,7 @@ def import_file(
         batch_rows=settings.database.batch_rows,
         max_file_bytes=settings.limits.max_file_bytes,
         max_decompressed_bytes=settings.limits.max_decompressed_bytes,
+        max_json_bytes=settings.limits.max_json_bytes,
     )
     context = ValidationContext(
         partner_id=partner_id,

@@ -69,6 +69,7 @@ class ReadOptions:
     batch_rows: int = 40_000
     max_file_bytes: int = 4 << 30
     max_decompressed_bytes: int = 16 << 30
+    max_json_bytes: int = 256 << 20
 
 
 def detect_format(name: str) -> Format | None:
@@ -92,6 +93,7 @@ def open_table(path: Path, options: ReadOptions) -> Iterator[RawTable]:
         utf8 = _as_utf8(plain, options.encoding, Path(scratch))
         fmt = detect_format(path.name) or _sniff_format(utf8)
         if fmt in ("json", "ndjson"):
+            _check_json_size(utf8.stat().st_size, options.max_json_bytes)
             yield _read_json(utf8, fmt, options.batch_rows)
         else:
             delimiter = options.delimiter or ("\t" if fmt == "tsv" else None)
@@ -340,6 +342,16 @@ def _line_breaks(data: bytes, end: int) -> int:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _check_json_size(size: int, limit: int) -> None:
+    """JSON is parsed whole (CSV streams), so its size, not the file limit, bounds the memory."""
+    if size > limit:
+        raise UnreadableFileError(
+            f"the JSON text is {size} bytes, over the limit of {limit} (limits.max_json_bytes): "
+            "JSON is parsed whole, in about 13 times its size of memory; send CSV, which is read "
+            "in blocks, or several smaller files"
+        )
 
 
 def _read_json(path: Path, fmt: Format, batch_rows: int) -> RawTable:

@@ -6,6 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, text
 
 from importer.db.ledger import JobStatus
@@ -28,6 +29,23 @@ def test_file_over_the_size_limit(make_settings: SettingsFactory, engine: Engine
     assert outcome.status == JobStatus.FAILED
     assert "limits.max_file_bytes" in message_of(outcome.path)
     assert count(engine) == 0
+
+
+@pytest.mark.parametrize("name", ["products.json", "products.ndjson"])
+def test_json_over_its_limit_fails_before_parsing_while_csv_of_the_size_loads(
+    make_settings: SettingsFactory, engine: Engine, name: str
+) -> None:
+    pipeline = Pipeline(make_settings(limits={"max_json_bytes": 200}), engine)
+    records = [f'{{"sku": "A{i}", "name": "x"}}' for i in range(10)]
+    text_ = "\n".join(records) if name.endswith("ndjson") else "[" + ", ".join(records) + "]"
+    outcome = process(pipeline, "acme", name, text_)
+    assert outcome.status == JobStatus.FAILED
+    assert "limits.max_json_bytes" in message_of(outcome.path)
+    csv = "sku,name\n" + "".join(f"A{i},a name long enough to pass 200 bytes\n" for i in range(9))
+    assert len(csv) > 200
+    loaded = process(pipeline, "acme", "products.csv", csv)
+    assert loaded.status == JobStatus.COMPLETED
+    assert count(engine) == 9
 
 
 def test_gzip_that_expands_past_the_limit(make_settings: SettingsFactory, engine: Engine) -> None:
