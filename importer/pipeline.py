@@ -156,9 +156,13 @@ class Pipeline:
         problems: pl.DataFrame,
         result: ImportResult | None,
     ) -> Outcome:
-        """Record the outcome, write the reports beside the destination, then move the file."""
+        """Record the outcome, write the reports beside the destination, then move the file.
+
+        The time is taken again: a load stamps its job inside its own transaction, so that stamp
+        leaves out the commit, which on SQLite writes the whole load out once more.
+        """
         assert job.id is not None
-        job.completed_at = job.completed_at or utc_now()
+        job.completed_at = utc_now()
         job.duration_ms = _elapsed_ms(job)
         outcome_dir = "failed" if status == JobStatus.FAILED else "done"
         destination = self.inbox.destination(

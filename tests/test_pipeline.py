@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import os
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, event, text
 
 from importer import reading
 from importer.config import Settings
@@ -302,6 +304,33 @@ def test_new_text_for_the_same_values_is_no_change_but_its_hash_is_kept(
 
 
 @pytest.mark.postgres
+def test_the_reported_duration_covers_the_commit_of_the_load(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    """The job is stamped COMPLETED inside the load's transaction; its commit, which on SQLite
+    writes the load out once more, still belongs to the file's time."""
+
+    def note_load(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if "products" in statement and "import_jobs" not in statement:
+            connection.info["loading"] = True
+
+    def slow_commit(connection: Connection) -> None:
+        if connection.info.pop("loading", False):
+            time.sleep(0.6)
+
+    event.listen(engine, "before_cursor_execute", note_load)
+    event.listen(engine, "commit", slow_commit)
+    try:
+        outcome = process(pipeline, "acme", "products.csv", PRODUCTS)
+    finally:
+        event.remove(engine, "commit", slow_commit)
+        event.remove(engine, "before_cursor_execute", note_load)
+    report = report_of(outcome.path)
+    assert report["status"] == "COMPLETED"
+    assert int(str(report["duration_ms"])) >= 600
+    assert scalar(engine, "SELECT duration_ms FROM import_jobs") == report["duration_ms"]
+
+
 def test_tables_made_without_the_timestamp_defaults_get_them(postgres_url: str) -> None:
     engine = make_engine(postgres_url)
     create_schema(engine)
