@@ -115,6 +115,9 @@ class Pipeline:
             return self._fail(job, claimed, spec, message, empty_problems())
         if result.rejection is not None:
             return self._fail(job, claimed, spec, result.rejection, result.problems, result)
+        # The load stamped its job inside its own transaction; the commit, which on SQLite writes
+        # the whole load out once more, belongs to the file's time too.
+        job.completed_at = utc_now()
         return self._finish(job, claimed, JobStatus.COMPLETED, result.problems, result)
 
     def _complete(self, connection: Connection, job: ImportJob, result: ImportResult) -> None:
@@ -156,13 +159,9 @@ class Pipeline:
         problems: pl.DataFrame,
         result: ImportResult | None,
     ) -> Outcome:
-        """Record the outcome, write the reports beside the destination, then move the file.
-
-        The time is taken again: a load stamps its job inside its own transaction, so that stamp
-        leaves out the commit, which on SQLite writes the whole load out once more.
-        """
+        """Record the outcome, write the reports beside the destination, then move the file."""
         assert job.id is not None
-        job.completed_at = utc_now()
+        job.completed_at = job.completed_at or utc_now()
         job.duration_ms = _elapsed_ms(job)
         outcome_dir = "failed" if status == JobStatus.FAILED else "done"
         destination = self.inbox.destination(

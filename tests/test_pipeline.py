@@ -331,6 +331,25 @@ def test_the_reported_duration_covers_the_commit_of_the_load(
     assert scalar(engine, "SELECT duration_ms FROM import_jobs") == report["duration_ms"]
 
 
+def test_a_file_committed_just_before_a_crash_is_filed_away_without_loading_again(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    outcome = process(pipeline, "acme", "products.csv", PRODUCTS)
+    claimed = pipeline.inbox.processing / "acme" / f"{outcome.job_id}-products.csv"
+    claimed.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(outcome.path, claimed)
+    outcome.report_path.unlink()
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE import_jobs SET stored_path = :p"), {"p": str(claimed)})
+    pipeline.recover(claimed, "acme", outcome.job_id, "products.csv")
+    report = report_of(outcome.path)
+    assert outcome.path.exists() and not claimed.exists()
+    assert report["status"] == "COMPLETED"
+    assert "after a restart" in str(report["message"])
+    assert scalar(engine, "SELECT COUNT(*) FROM products") == 3
+    assert scalar(engine, "SELECT COUNT(*) FROM import_jobs") == 1
+
+
 def test_tables_made_without_the_timestamp_defaults_get_them(postgres_url: str) -> None:
     engine = make_engine(postgres_url)
     create_schema(engine)
