@@ -303,7 +303,6 @@ def test_new_text_for_the_same_values_is_no_change_but_its_hash_is_kept(
     assert a1[1] != report["job_id"] and a1[2]
 
 
-@pytest.mark.postgres
 def test_the_reported_duration_covers_the_commit_of_the_load(
     pipeline: Pipeline, engine: Engine
 ) -> None:
@@ -350,6 +349,7 @@ def test_a_file_committed_just_before_a_crash_is_filed_away_without_loading_agai
     assert scalar(engine, "SELECT COUNT(*) FROM import_jobs") == 1
 
 
+@pytest.mark.postgres
 def test_tables_made_without_the_timestamp_defaults_get_them(postgres_url: str) -> None:
     engine = make_engine(postgres_url)
     create_schema(engine)
