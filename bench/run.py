@@ -48,6 +48,9 @@ SCENARIOS = (
     ("orders_changed", "orders_v2.json"),
 )
 
+Result = dict[str, Any]
+"""one scenario's JSON line"""
+
 
 def run_measured(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Wall seconds, peak RSS in MB and stderr of one child process."""
@@ -159,11 +162,11 @@ def run_backend(name: str, data: Path, repeat: int) -> None:
         )
 
 
-def summarize(first: dict[str, object], measured: list[dict[str, object]]) -> dict[str, object]:
+def summarize(first: Result, measured: list[Result]) -> Result:
     """One line for a scenario over all rounds: medians, the largest peak, every round's seconds."""
 
     def median(field: str) -> float:
-        return statistics.median(float(str(m[field])) for m in measured)
+        return statistics.median(float(m[field]) for m in measured)
 
     line = dict(first)
     for field in ("seconds", "wall_seconds"):
@@ -172,17 +175,17 @@ def summarize(first: dict[str, object], measured: list[dict[str, object]]) -> di
     if first.get("vs_ceiling") is not None:
         line["vs_ceiling"] = round(median("vs_ceiling"), 2)
     if first.get("rows_per_s") is not None:
-        line["rows_per_s"] = round(float(str(first["rows"])) / float(str(line["seconds"])))
+        line["rows_per_s"] = round(first["rows"] / line["seconds"])
     if "peak_rss_mb" in first:
-        line["peak_rss_mb"] = max(float(str(m["peak_rss_mb"])) for m in measured)
+        line["peak_rss_mb"] = max(m["peak_rss_mb"] for m in measured)
     if len(measured) > 1:
         line["runs"] = [m["seconds"] for m in measured]
     return line
 
 
-def run_round(name: str, data: Path) -> dict[str, dict[str, object]]:
+def run_round(name: str, data: Path) -> dict[str, Result]:
     """The ceiling, then every scenario in order, in a fresh database; results by scenario."""
-    results: dict[str, dict[str, object]] = {}
+    results: dict[str, Result] = {}
     with tempfile.TemporaryDirectory(prefix="importer-bench-") as scratch:
         workdir = Path(scratch)
         backend = Backend(name, workdir)

@@ -145,10 +145,9 @@ class PostgresRowStream:
         traceback: TracebackType | None,
     ) -> None:
         """The last batch is sent before the ``COPY`` ends; a failure to send it cancels the
-        ``COPY`` unless something else already failed."""
-        sending, self._sending = self._sending, None
-        if sending is not None and (error := sending.exception()) is not None and exc is None:
-            raise error
+        ``COPY`` unless something else already failed (the executor then waits for the send)."""
+        if exc is None:
+            self._wait_sent()
 
     def __enter__(self) -> Self:
         return self
