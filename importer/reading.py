@@ -50,6 +50,35 @@ def column_name(position: int) -> str:
     return f"_c{position}"
 
 
+class ByteScan:
+    """UTF-8 validity and NUL bytes, checked block by block as the reader goes rather than in
+    passes of their own before the first row: a bad byte late in the file fails it as late, and
+    the load's transaction is rolled back like for any other late error."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._line = 1
+        self.nul_seen = False
+
+    def take(self, block: bytes) -> None:
+        """Check the next block of the file's bytes."""
+        pending = self._decoder.getstate()[0]
+        try:
+            self._decoder.decode(block)
+        except UnicodeDecodeError as exc:
+            data = pending + block  # what the error's offset counts in
+            line = self._line + data.count(b"\n", 0, exc.start)
+            raise UnreadableFileError(_not_utf8(line, data[exc.start])) from exc
+        self._line += block.count(b"\n")
+        self.nul_seen = self.nul_seen or b"\x00" in block
+
+    def end(self) -> None:
+        try:
+            self._decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise UnreadableFileError("the file ends inside a UTF-8 character") from exc
+
+
 @dataclass
 class RawTable:
     """Headers as the partner wrote them and the rows, in batches, under positional names."""
@@ -58,8 +87,13 @@ class RawTable:
     frames: Iterator[pl.DataFrame]
     children: dict[str, RawTable] = field(default_factory=dict)
     """JSON only: nested lists of records by their raw field name; ``_row`` is the parent's"""
-    nul_free: bool = False
-    """no NUL byte anywhere in the text, so no value holds one (known for CSV only)"""
+    scan: ByteScan | None = None
+    """CSV only: what the bytes read so far hold"""
+
+    @property
+    def nul_free(self) -> bool:
+        """No NUL byte in the text read so far, so no value of a batch read so far holds one."""
+        return self.scan is not None and not self.scan.nul_seen
 
 
 @dataclass(frozen=True)
@@ -94,6 +128,7 @@ def open_table(path: Path, options: ReadOptions) -> Iterator[RawTable]:
         fmt = detect_format(path.name) or _sniff_format(utf8)
         if fmt in ("json", "ndjson"):
             _check_json_size(utf8.stat().st_size, options.max_json_bytes)
+            _check_utf8(utf8)
             yield _read_json(utf8, fmt, options.batch_rows)
         else:
             delimiter = options.delimiter or ("\t" if fmt == "tsv" else None)
@@ -122,9 +157,8 @@ def _decompressed(path: Path, scratch: Path, limit: int) -> Path:
 
 
 def _as_utf8(path: Path, encoding: str, scratch: Path) -> Path:
-    """Re-encode to UTF-8 in a stream; UTF-8 input is checked but not copied."""
+    """Re-encode to UTF-8 in a stream; UTF-8 input is not copied (it is checked as it is read)."""
     if codecs.lookup(encoding).name == "utf-8":
-        _check_utf8(path)
         return path
     target = scratch / "utf8"
     with (
@@ -139,24 +173,20 @@ def _as_utf8(path: Path, encoding: str, scratch: Path) -> Path:
 
 
 def _check_utf8(path: Path) -> None:
-    """Name the line of the first byte that is not UTF-8, and suggest the usual fix."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    line = 1
+    """The whole file, for readers that take it in one piece (JSON)."""
+    scan = ByteScan()
     with path.open("rb") as handle:
-        while chunk := handle.read(1 << 22):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                line += chunk[: exc.start].count(b"\n")
-                raise UnreadableFileError(
-                    f"line {line}: byte 0x{chunk[exc.start]:02x} is not UTF-8; if the partner "
-                    'sends Windows text set encoding = "cp1252" for them'
-                ) from exc
-            line += chunk.count(b"\n")
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError as exc:
-            raise UnreadableFileError("the file ends inside a UTF-8 character") from exc
+        while chunk := handle.read(CSV_BLOCK_BYTES):
+            scan.take(chunk)
+    scan.end()
+
+
+def _not_utf8(line: int, byte: int) -> str:
+    """Name the line of the first byte that is not UTF-8, and suggest the usual fix."""
+    return (
+        f"line {line}: byte 0x{byte:02x} is not UTF-8; if the partner sends Windows text set "
+        'encoding = "cp1252" for them'
+    )
 
 
 def _sniff_format(path: Path) -> Format:
@@ -166,6 +196,20 @@ def _sniff_format(path: Path) -> Format:
 
 
 def _read_csv(path: Path, delimiter: str | None, batch_rows: int) -> RawTable:
+    try:
+        headers, separator = _read_header(path, delimiter)
+    except UnicodeDecodeError:
+        _check_utf8(path)  # names the line of the bad byte
+        raise
+    header_lines = 1 + sum(len(LINE_BREAK.findall(h)) for h in headers)
+    names = [column_name(i) for i in range(len(headers))]
+    scan = ByteScan()
+    batches = _csv_batches(path, separator, names, header_lines, batch_rows, scan)
+    return RawTable(headers, batches, scan=scan)
+
+
+def _read_header(path: Path, delimiter: str | None) -> tuple[list[str], str]:
+    """The header's fields and the delimiter (given, or guessed from the header)."""
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
         first_line = handle.readline()
         if not first_line.strip():
@@ -173,22 +217,9 @@ def _read_csv(path: Path, delimiter: str | None, batch_rows: int) -> RawTable:
         separator = delimiter or _guess_delimiter(first_line)
         handle.seek(0)
         try:
-            headers = next(csv.reader(_skip_bom(handle), delimiter=separator))
+            return next(csv.reader(_skip_bom(handle), delimiter=separator)), separator
         except csv.Error as exc:
             raise UnreadableFileError(f"line 1: the header cannot be parsed: {exc}") from exc
-    header_lines = 1 + sum(len(LINE_BREAK.findall(h)) for h in headers)
-    names = [column_name(i) for i in range(len(headers))]
-    batches = _csv_batches(path, separator, names, header_lines, batch_rows)
-    return RawTable(headers, batches, nul_free=not _holds_nul(path))
-
-
-def _holds_nul(path: Path) -> bool:
-    """One fast pass over the bytes spares searching every value of every batch."""
-    with path.open("rb") as handle:
-        while chunk := handle.read(CSV_BLOCK_BYTES):
-            if b"\x00" in chunk:
-                return True
-    return False
 
 
 def _skip_bom(handle: io.TextIOBase) -> Iterator[str]:
@@ -204,13 +235,18 @@ def _guess_delimiter(header_line: str) -> str:
 
 
 def _csv_batches(
-    path: Path, separator: str, names: list[str], header_lines: int, batch_rows: int
+    path: Path,
+    separator: str,
+    names: list[str],
+    header_lines: int,
+    batch_rows: int,
+    scan: ByteScan,
 ) -> Iterator[pl.DataFrame]:
     """Parse the file a block of whole records at a time: memory holds one block, not the file
     (a memory-mapped file would count in full against the resident size)."""
     numbered = (
         _number_lines(_parse_block(block, first_line, separator, names), first_line, lines)
-        for first_line, lines, block in _record_blocks(path, header_lines + 1)
+        for first_line, lines, block in _record_blocks(path, header_lines + 1, scan)
     )
     yield from _rebatched(numbered, batch_rows)
 
@@ -247,9 +283,10 @@ def _too_many_fields(block: bytes, first_line: int, separator: str, width: int) 
     return None
 
 
-def _record_blocks(path: Path, first_line: int) -> Iterator[tuple[int, int, bytes]]:
+def _record_blocks(path: Path, first_line: int, scan: ByteScan) -> Iterator[tuple[int, int, bytes]]:
     """The bytes after the header in blocks of about ``CSV_BLOCK_BYTES`` that end between records,
-    each with the line it starts on and the number of lines it holds.
+    each with the line it starts on and the number of lines it holds; ``scan`` sees every byte
+    before any record it belongs to is handed on.
 
     A line break ends a record where the quotes before it are balanced (an escaped quote is two).
     """
@@ -257,6 +294,7 @@ def _record_blocks(path: Path, first_line: int) -> Iterator[tuple[int, int, byte
         carry = b""
         header_done = False
         while block := handle.read(CSV_BLOCK_BYTES):
+            scan.take(block)
             data = carry + block
             if not header_done:
                 header_end = _first_record_end(data)
@@ -270,6 +308,7 @@ def _record_blocks(path: Path, first_line: int) -> Iterator[tuple[int, int, byte
                 yield first_line, lines, data[:end]
                 first_line += lines
             carry = data[end:]
+    scan.end()
     if header_done and carry:
         yield first_line, _line_breaks(carry, len(carry)) + 1, carry
 

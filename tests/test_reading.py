@@ -146,3 +146,36 @@ def test_a_lone_carriage_return_in_a_value_counts_as_a_line(tmp_path: Path) -> N
     path.write_bytes(b'sku,name\nA1,"x\ry"\nA2,z\n')
     _, frame, _ = read(path)
     assert frame.get_column("_row").to_list() == [2, 4]
+
+
+def test_a_bad_byte_deep_in_the_file_names_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checked block by block, past the header and the first block alike; a character split
+    between two blocks is still one character."""
+    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 16)
+    rows = b"".join(b"A%d,caf\xc3\xa9\n" % i for i in range(2000))
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"sku,name\n" + rows + b"B1,ok\nB2,caf\xe9\nB3,ok\n")
+    with pytest.raises(UnreadableFileError, match=r"line 2003: byte 0xe9 "):
+        read(path)
+
+
+def test_a_file_cut_inside_a_character_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"sku,name\n" + b"A1,x\n" * 3000 + b"A2,caf\xc3")
+    with pytest.raises(UnreadableFileError, match="ends inside a UTF-8 character"):
+        read(path)
+
+
+def test_nul_bytes_are_noticed_in_the_block_that_holds_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches before the NUL need no search of their values; the batch holding it does."""
+    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 16)
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"sku,name\n" + b"".join(b"A%d,x\n" % i for i in range(30)) + b"B,y\x00\n")
+    with open_table(path, ReadOptions(batch_rows=5)) as table:
+        seen = [(frame.height, table.nul_free) for frame in table.frames]
+    assert seen[0] == (5, True)
+    assert seen[-1] == (1, False)
