@@ -41,16 +41,47 @@ def test_a_stream_spans_batches_with_constants_and_a_repeated_key_surfaces_as_du
 ) -> None:
     with numbers_engine.begin() as connection:
         backend = backend_for(connection)
-        with backend.open_stream(connection, "numbers", ["n"], {"label": "it's"}) as stream:
+        with backend.open_stream(connection, "numbers", {"label": "it's"}) as stream:
             for start in (0, 10, 20):
                 stream.write(pl.DataFrame({"n": range(start, start + 10)}).cast(pl.Int64))
         rows = connection.execute(text("SELECT label, COUNT(*) FROM numbers GROUP BY label"))
         assert rows.all() == [("it's", 30)]
         with (
             pytest.raises(DuplicateKeyError),
-            backend.open_stream(connection, "numbers", ["n", "label"], {}) as stream,
+            backend.open_stream(connection, "numbers", {}) as stream,
         ):
             stream.write(pl.DataFrame({"n": [100, 5], "label": ["new", "again"]}))
+
+
+def test_a_column_first_filled_in_a_later_batch_is_written_and_empty_ones_stay_null(
+    numbers_engine: Engine,
+) -> None:
+    """PostgreSQL leaves out a column no row has filled yet and starts another COPY once one does."""
+    labels = [None] * 10 + [f"L{n}" for n in range(10, 15)] + [None] * 5 + ["L20"] + [None] * 4
+    with numbers_engine.begin() as connection:
+        backend = backend_for(connection)
+        with backend.open_stream(connection, "numbers", {}) as stream:
+            for start in range(0, 25, 5):
+                batch = {"n": range(start, start + 5), "label": labels[start : start + 5]}
+                stream.write(pl.DataFrame(batch, schema={"n": pl.Int64, "label": pl.String}))
+        rows = connection.execute(text("SELECT n, label FROM numbers ORDER BY n")).all()
+    assert rows == list(enumerate(labels))
+
+
+def test_a_repeated_key_before_a_column_is_first_filled_surfaces_as_duplicate(
+    numbers_engine: Engine,
+) -> None:
+    with numbers_engine.connect() as connection:
+        backend = backend_for(connection)
+        with (
+            pytest.raises(DuplicateKeyError),
+            connection.begin(),
+            backend.open_stream(connection, "numbers", {}) as stream,
+        ):
+            schema = {"n": pl.Int64, "label": pl.String}
+            stream.write(pl.DataFrame({"n": [1, 1], "label": [None, None]}, schema=schema))
+            stream.write(pl.DataFrame({"n": [2], "label": ["x"]}, schema=schema))
+        assert connection.execute(text("SELECT COUNT(*) FROM numbers")).scalar_one() == 0
 
 
 def test_a_repeated_key_early_in_a_long_stream_stops_it_with_nothing_written(
@@ -62,7 +93,7 @@ def test_a_repeated_key_early_in_a_long_stream_stops_it_with_nothing_written(
         with (
             pytest.raises(DuplicateKeyError),
             connection.begin(),
-            backend.open_stream(connection, "numbers", ["n"], {"label": "x" * 200}) as stream,
+            backend.open_stream(connection, "numbers", {"label": "x" * 200}) as stream,
         ):
             stream.write(pl.DataFrame({"n": [1, 1]}).cast(pl.Int64))
             for start in range(2, 2_000_002, 50_000):
@@ -90,3 +121,27 @@ def test_after_analyze_a_partner_owning_the_table_is_read_by_scanning_it(databas
     engine.dispose()
     described = " ".join(str(step[-1]) for step in plan)
     assert "SCAN feed" in described or "Seq Scan on feed" in described
+
+
+@pytest.mark.postgres
+def test_postgres_statistics_count_the_rows_and_their_small_sample_ends_with_the_transaction(
+    postgres_url: str,
+) -> None:
+    engine = make_engine(postgres_url)
+    with engine.connect() as connection:
+        with connection.begin():
+            default = connection.exec_driver_sql("SHOW default_statistics_target").scalar_one()
+        with connection.begin():
+            connection.exec_driver_sql(
+                "CREATE TABLE feed AS SELECT 'acme' AS partner, 'SKU-' || n AS sku "
+                "FROM generate_series(1, 200000) AS n"
+            )
+            backend_for(connection).analyze(connection, "feed", ["partner", "sku"])
+        with connection.begin():
+            counted = connection.exec_driver_sql(
+                "SELECT reltuples FROM pg_class WHERE relname = 'feed'"
+            ).scalar_one()
+            after = connection.exec_driver_sql("SHOW default_statistics_target").scalar_one()
+    engine.dispose()
+    assert abs(counted - 200_000) < 2_000
+    assert after == default

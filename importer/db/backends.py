@@ -12,6 +12,8 @@ from importer.db.streams import Constants, PostgresRowStream, RowStream, SqliteR
 
 STAGING_ROW = "_row"
 FETCH_CHUNK_ROWS = 100_000
+STATISTICS_TARGET = 10
+"""PostgreSQL samples 300 rows per unit of target"""
 
 
 class Backend(Protocol):
@@ -24,15 +26,10 @@ class Backend(Protocol):
         self, connection: Connection, staging: str, target: str, columns: str
     ) -> None: ...
 
-    def open_stream(
-        self,
-        connection: Connection,
-        table: str,
-        columns: Sequence[str],
-        constants: Constants,
-    ) -> RowStream:
-        """Rows for ``table``, batch after batch, each frame holding ``columns`` and every row
-        ``constants`` besides; nothing else runs on ``connection`` meanwhile."""
+    def open_stream(self, connection: Connection, table: str, constants: Constants) -> RowStream:
+        """Rows for ``table``, batch after batch, every frame with the same columns and every row
+        ``constants`` besides; a column no row fills is left to its default (NULL), and nothing
+        else runs on ``connection`` meanwhile."""
         ...
 
     def key_json(self, columns: Sequence[str]) -> str: ...
@@ -81,13 +78,7 @@ class SqliteBackend:
             f"{STAGING_ROW} FROM {target} WHERE 0"
         )
 
-    def open_stream(
-        self,
-        connection: Connection,
-        table: str,
-        columns: Sequence[str],
-        constants: Constants,
-    ) -> RowStream:
+    def open_stream(self, connection: Connection, table: str, constants: Constants) -> RowStream:
         return SqliteRowStream(connection, table, constants)
 
     def key_json(self, columns: Sequence[str]) -> str:
@@ -149,14 +140,8 @@ class PostgresBackend:
             f"CAST(NULL AS BIGINT) AS {STAGING_ROW} FROM {target} WITH NO DATA"
         )
 
-    def open_stream(
-        self,
-        connection: Connection,
-        table: str,
-        columns: Sequence[str],
-        constants: Constants,
-    ) -> RowStream:
-        return PostgresRowStream(connection, table, columns, constants)
+    def open_stream(self, connection: Connection, table: str, constants: Constants) -> RowStream:
+        return PostgresRowStream(connection, table, constants)
 
     def key_json(self, columns: Sequence[str]) -> str:
         return f"CAST(json_build_array({', '.join(columns)}) AS TEXT)"
@@ -174,6 +159,10 @@ class PostgresBackend:
         )
 
     def analyze(self, connection: Connection, table: str, columns: Sequence[str]) -> None:
+        """A sample of 3,000 rows rather than 30,000 (a tenth of the time on a million rows) tells
+        the merges what they need: how many rows there are and which partners own them.
+        Autovacuum's own ANALYZE refines the rest later; the setting ends with the transaction."""
+        connection.exec_driver_sql(f"SET LOCAL default_statistics_target = {STATISTICS_TARGET}")
         connection.exec_driver_sql(f"ANALYZE {table} ({', '.join(columns)})")
 
     def fetch_text(
@@ -229,5 +218,5 @@ def backend_for(connection: Connection) -> Backend:
 
 def copy_rows(backend: Backend, connection: Connection, table: str, frame: pl.DataFrame) -> None:
     """Append one frame to ``table`` in a stream of its own."""
-    with backend.open_stream(connection, table, frame.columns, {}) as stream:
+    with backend.open_stream(connection, table, {}) as stream:
         stream.write(frame)

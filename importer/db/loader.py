@@ -160,7 +160,7 @@ class FileLoad:
         if self._stream is None or self._streaming != table:
             self._end_stream()
             self._stream = self._stream_scope.enter_context(
-                self.backend.open_stream(self.connection, table, frame.columns, constants)
+                self.backend.open_stream(self.connection, table, constants)
             )
             self._streaming = table
         try:

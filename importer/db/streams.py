@@ -1,6 +1,7 @@
 """Rows appended to one table batch after batch, with no Python object per value.
 
-On PostgreSQL one ``COPY`` stays open across batches, and a helper thread sends each batch while the
+On PostgreSQL one ``COPY`` stays open across batches (until one fills a column all before left
+empty), and a helper thread sends each batch while the
 next one is formatted: the server parses one batch while the client prepares the next, instead of
 the two taking turns. While it is open the connection can run nothing else, so a stream is a
 context manager that ends the ``COPY`` (or, on an error, cancels it) before anything else happens
@@ -10,7 +11,7 @@ on the connection.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -93,26 +94,26 @@ class SqliteRowStream:
 
 
 class PostgresRowStream:
-    """One ``COPY ... FROM STDIN`` in CSV form, written by Polars.
+    """``COPY ... FROM STDIN`` in CSV form, written by Polars, of the columns filled so far.
 
-    At most one batch waits to be sent while the next is formatted, so memory stays bounded.
+    At most one batch waits to be sent while the next is formatted, so memory stays bounded. A
+    column empty in every row so far is left out (to its default, NULL), so the server parses
+    nothing for it; a later batch that fills it ends the ``COPY`` and starts one that includes it.
     """
 
-    def __init__(
-        self, connection: Connection, table: str, columns: Sequence[str], constants: Constants
-    ) -> None:
+    def __init__(self, connection: Connection, table: str, constants: Constants) -> None:
+        self._table = table
         self._constants = constants
+        self._columns: list[str] | None = None
+        """those of the open ``COPY``, constants aside"""
         self._scope = ExitStack()
+        self._copying = ExitStack()
         self._sending: Future[None] | None = None
         try:
-            cursor = self._scope.enter_context(
+            self._cursor = self._scope.enter_context(
                 connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
             )
-            self._copy = self._scope.enter_context(
-                cursor.copy(
-                    f"COPY {table} ({', '.join([*columns, *constants])}) FROM STDIN (FORMAT csv)"
-                )
-            )
+            self._scope.enter_context(self._copying)
             self._sender = self._scope.enter_context(
                 ThreadPoolExecutor(1, thread_name_prefix="copy")
             )
@@ -122,7 +123,17 @@ class PostgresRowStream:
             raise
 
     def write(self, frame: pl.DataFrame) -> None:
-        complete = frame.with_columns(pl.lit(v).alias(k) for k, v in self._constants.items())
+        if frame.is_empty():
+            return
+        filled = {name for name in frame.columns if frame[name].null_count() < frame.height}
+        if self._columns is None or not filled <= set(self._columns):
+            self._start_copy(
+                [c for c in frame.columns if c in filled or c in (self._columns or ())]
+            )
+        assert self._columns is not None
+        complete = frame.select(
+            *self._columns, *(pl.lit(v).alias(k) for k, v in self._constants.items())
+        )
         text = complete.with_columns(
             pl.col(name).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f+00")
             for name, dtype in complete.schema.items()
@@ -130,6 +141,19 @@ class PostgresRowStream:
         ).write_csv(include_header=False, null_value="")
         self._wait_sent()
         self._sending = self._sender.submit(self._copy.write, text.encode("utf-8"))
+
+    def _start_copy(self, columns: list[str]) -> None:
+        """End the open ``COPY``, if any, and open one of ``columns`` and the constants."""
+        self._wait_sent()
+        with _key_violations():
+            self._copying.close()
+        self._columns = columns
+        self._copy = self._copying.enter_context(
+            self._cursor.copy(
+                f"COPY {self._table} ({', '.join([*columns, *self._constants])}) "
+                "FROM STDIN (FORMAT csv)"
+            )
+        )
 
     def _wait_sent(self) -> None:
         """Let the batch being sent finish, raising what sending it raised."""
