@@ -84,6 +84,31 @@ def test_a_repeated_key_before_a_column_is_first_filled_surfaces_as_duplicate(
         assert connection.execute(text("SELECT COUNT(*) FROM numbers")).scalar_one() == 0
 
 
+def test_text_with_every_character_copy_gives_a_meaning_arrives_unchanged(
+    numbers_engine: Engine,
+) -> None:
+    labels = [
+        "back\\slash",
+        "tab\there",
+        "two\nlines",
+        "carriage\rreturn",
+        "\\N",
+        "\\.",
+        '"quoted", with commas',
+        "",
+        None,
+        "naïve café – 5€",
+    ]
+    with numbers_engine.begin() as connection:
+        backend = backend_for(connection)
+        frame = pl.DataFrame(
+            {"n": range(len(labels)), "label": labels}, schema={"n": pl.Int64, "label": pl.String}
+        )
+        copy_rows(backend, connection, "numbers", frame)
+        rows = connection.execute(text("SELECT label FROM numbers ORDER BY n")).scalars().all()
+    assert rows == labels
+
+
 def test_a_repeated_key_early_in_a_long_stream_stops_it_with_nothing_written(
     numbers_engine: Engine,
 ) -> None:

@@ -23,6 +23,8 @@ import psycopg
 from sqlalchemy import Connection
 
 SQLITE_KEY_VIOLATIONS = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
+COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+"""the characters COPY's text form gives a meaning, written so that each stands for itself"""
 SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
 """how SQLAlchemy stores a timestamp in SQLite (UTC here)"""
 
@@ -94,7 +96,8 @@ class SqliteRowStream:
 
 
 class PostgresRowStream:
-    """``COPY ... FROM STDIN`` in CSV form, written by Polars, of the columns filled so far.
+    """``COPY ... FROM STDIN`` in PostgreSQL's text form, written by Polars, of the columns filled
+    so far.
 
     At most one batch waits to be sent while the next is formatted, so memory stays bounded. A
     column empty in every row so far is left out (to its default, NULL), so the server parses
@@ -134,13 +137,9 @@ class PostgresRowStream:
         complete = frame.select(
             *self._columns, *(pl.lit(v).alias(k) for k, v in self._constants.items())
         )
-        text = complete.with_columns(
-            pl.col(name).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f+00")
-            for name, dtype in complete.schema.items()
-            if isinstance(dtype, pl.Datetime)
-        ).write_csv(include_header=False, null_value="")
+        data = _copy_text(complete)
         self._wait_sent()
-        self._sending = self._sender.submit(self._copy.write, text.encode("utf-8"))
+        self._sending = self._sender.submit(self._copy.write, data)
 
     def _start_copy(self, columns: list[str]) -> None:
         """End the open ``COPY``, if any, and open one of ``columns`` and the constants."""
@@ -150,8 +149,7 @@ class PostgresRowStream:
         self._columns = columns
         self._copy = self._copying.enter_context(
             self._cursor.copy(
-                f"COPY {self._table} ({', '.join([*columns, *self._constants])}) "
-                "FROM STDIN (FORMAT csv)"
+                f"COPY {self._table} ({', '.join([*columns, *self._constants])}) FROM STDIN"
             )
         )
 
@@ -184,6 +182,29 @@ class PostgresRowStream:
     ) -> None:
         with _key_violations():
             self._scope.__exit__(exc_type, exc, traceback)
+
+
+def _copy_text(frame: pl.DataFrame) -> bytes:
+    """PostgreSQL's own text form: tab-separated, ``\\N`` for NULL, backslash escapes. The server
+    parses it faster than CSV (no quotes to track), and only the columns that hold one of
+    :data:`COPY_ESCAPES` are rewritten."""
+    text = frame.with_columns(
+        pl.col(name).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f+00")
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime)
+    )
+    strings = [name for name, dtype in text.schema.items() if dtype == pl.String]
+    special = text.select(
+        pl.col(name).str.contains_any(list(COPY_ESCAPES)).any() for name in strings
+    )
+    escaped = text.with_columns(
+        pl.col(name).str.replace_many(COPY_ESCAPES)
+        for name in strings
+        if special.get_column(name).item()
+    )
+    return escaped.write_csv(
+        include_header=False, separator="\t", quote_style="never", null_value="\\N"
+    ).encode("utf-8")
 
 
 @contextmanager
