@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +32,8 @@ from importer.report import Report, first_errors, write_reports
 from importer.routing import check_partner_id, route
 
 HASH_CHUNK_BYTES = 1 << 20
+Checksum = Future[tuple[str, int]]
+"""a file's SHA-256 and size, being taken"""
 
 
 @dataclass(frozen=True)
@@ -81,18 +84,27 @@ class Pipeline:
             raise
 
     def _process_claimed(self, job: ImportJob, claimed: Path) -> Outcome:
+        """The checksum is taken in a thread while the load starts. Only a file the size of one
+        already loaded can repeat its bytes, so only then is it waited for before loading."""
+        with ThreadPoolExecutor(1, thread_name_prefix="checksum") as hashing:
+            checksum = hashing.submit(sha256_of, claimed)
+            return self._route_and_load(job, claimed, checksum)
+
+    def _route_and_load(self, job: ImportJob, claimed: Path, checksum: Checksum) -> Outcome:
         assert job.id is not None and job.started_at is not None
-        job.sha256, job.size_bytes = sha256_of(claimed)
-        job.retry_of = self.ledger.retried_job(job.partner_id, job.sha256)
+        job.size_bytes = claimed.stat().st_size
         try:
             spec = route(job.file_name, self.settings)
         except TerminalError as exc:
-            return self._fail(job, claimed, None, str(exc), problems_frame(exc.problems))
+            return self._fail(job, claimed, checksum, None, str(exc), problems_frame(exc.problems))
         job.feed, job.status = spec.name, JobStatus.PROCESSING
         self.ledger.update(job)
-        earlier = self.ledger.loaded_before(job.partner_id, spec.name, job.sha256)
-        if earlier is not None:
-            return self._duplicate(job, claimed, earlier)
+        if self.ledger.loaded_size_before(job.partner_id, spec.name, job.size_bytes):
+            _take_checksum(job, checksum)
+            assert job.sha256 is not None
+            earlier = self.ledger.loaded_before(job.partner_id, spec.name, job.sha256)
+            if earlier is not None:
+                return self._duplicate(job, claimed, checksum, earlier)
         try:
             result = import_file(
                 claimed,
@@ -102,26 +114,31 @@ class Pipeline:
                 self.engine,
                 job.id,
                 job.started_at,
-                finish=lambda connection, result: self._complete(connection, job, result),
+                finish=lambda connection, result: self._complete(connection, job, checksum, result),
             )
         except TerminalError as exc:
-            return self._fail(job, claimed, spec, str(exc), problems_frame(exc.problems))
+            return self._fail(job, claimed, checksum, spec, str(exc), problems_frame(exc.problems))
         except (TransientError, OperationalError):
             raise
         except Exception as exc:
             # A defect must cost one file, not the daemon: the file waits in failed/ for a retry.
             logger.exception("internal error while loading {}/{}", job.partner_id, job.file_name)
             message = f"internal error ({type(exc).__name__}); the operator has the details"
-            return self._fail(job, claimed, spec, message, empty_problems())
+            return self._fail(job, claimed, checksum, spec, message, empty_problems())
         if result.rejection is not None:
-            return self._fail(job, claimed, spec, result.rejection, result.problems, result)
+            return self._fail(
+                job, claimed, checksum, spec, result.rejection, result.problems, result
+            )
         # The load stamped its job inside its own transaction; the commit, which on SQLite writes
         # the whole load out once more, belongs to the file's time too.
         job.completed_at = utc_now()
-        return self._finish(job, claimed, JobStatus.COMPLETED, result.problems, result)
+        return self._finish(job, claimed, JobStatus.COMPLETED, result.problems, result, checksum)
 
-    def _complete(self, connection: Connection, job: ImportJob, result: ImportResult) -> None:
+    def _complete(
+        self, connection: Connection, job: ImportJob, checksum: Checksum, result: ImportResult
+    ) -> None:
         """Runs inside the load's transaction: the rows and COMPLETED commit together."""
+        _take_checksum(job, checksum)
         apply_counts(job, result)
         job.status, job.completed_at = JobStatus.COMPLETED, utc_now()
         job.duration_ms = _elapsed_ms(job)
@@ -131,15 +148,18 @@ class Pipeline:
             .values(job.model_dump(exclude={"id"}))
         )
 
-    def _duplicate(self, job: ImportJob, claimed: Path, earlier: int) -> Outcome:
+    def _duplicate(
+        self, job: ImportJob, claimed: Path, checksum: Checksum, earlier: int
+    ) -> Outcome:
         job.status, job.duplicate_of = JobStatus.DUPLICATE, earlier
         job.message = f"identical bytes were already loaded by job {earlier}; nothing was written"
-        return self._finish(job, claimed, JobStatus.DUPLICATE, empty_problems(), None)
+        return self._finish(job, claimed, JobStatus.DUPLICATE, empty_problems(), None, checksum)
 
     def _fail(
         self,
         job: ImportJob,
         claimed: Path,
+        checksum: Checksum,
         spec: FeedSpec | None,
         message: str,
         problems: pl.DataFrame,
@@ -149,7 +169,7 @@ class Pipeline:
         job.feed = spec.name if spec else None
         if result is not None:
             apply_counts(job, result)
-        return self._finish(job, claimed, JobStatus.FAILED, problems, result)
+        return self._finish(job, claimed, JobStatus.FAILED, problems, result, checksum)
 
     def _finish(
         self,
@@ -158,9 +178,14 @@ class Pipeline:
         status: JobStatus,
         problems: pl.DataFrame,
         result: ImportResult | None,
+        checksum: Checksum | None = None,
     ) -> Outcome:
         """Record the outcome, write the reports beside the destination, then move the file."""
         assert job.id is not None
+        if checksum is not None:
+            _take_checksum(job, checksum)
+            assert job.sha256 is not None
+            job.retry_of = self.ledger.retried_job(job.partner_id, job.sha256)
         job.completed_at = job.completed_at or utc_now()
         job.duration_ms = _elapsed_ms(job)
         outcome_dir = "failed" if status == JobStatus.FAILED else "done"
@@ -229,6 +254,12 @@ class Pipeline:
             )
             return
         self._finish(job, claimed, status, empty_problems(), None)
+
+
+def _take_checksum(job: ImportJob, checksum: Checksum) -> None:
+    """The file's checksum onto its job, once it is taken."""
+    if job.sha256 is None:
+        job.sha256, job.size_bytes = checksum.result()
 
 
 def _count(job: ImportJob, status: JobStatus) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import time
@@ -76,6 +77,32 @@ def test_same_bytes_again_are_a_duplicate_and_write_nothing(
     assert (
         scalar(engine, "SELECT COUNT(*) FROM products WHERE last_job_id = :j", j=again.job_id) == 0
     )
+
+
+def test_every_outcome_records_the_checksum_and_size_of_its_bytes(pipeline: Pipeline) -> None:
+    """Taken in a thread while the load starts: every way a file ends must still wait for it."""
+    files = {
+        "products.csv": PRODUCTS,
+        "products-again.csv": PRODUCTS,
+        "products-same-size.csv": PRODUCTS.replace("20.00", "21.50"),
+        "products-bad.csv": "sku,price\nA1,abc\n",
+        "unknown.csv": "x\n1\n",
+    }
+    outcomes = {name: process(pipeline, "acme", name, content) for name, content in files.items()}
+    statuses = {name: outcome.status for name, outcome in outcomes.items()}
+    assert statuses == {
+        "products.csv": JobStatus.COMPLETED,
+        "products-again.csv": JobStatus.DUPLICATE,
+        "products-same-size.csv": JobStatus.COMPLETED,
+        "products-bad.csv": JobStatus.FAILED,
+        "unknown.csv": JobStatus.FAILED,
+    }
+    for name, outcome in outcomes.items():
+        expected = hashlib.sha256(files[name].encode()).hexdigest()
+        job = pipeline.ledger.get(outcome.job_id)
+        assert job is not None
+        assert (job.sha256, job.size_bytes) == (expected, len(files[name]))
+        assert report_of(outcome.path)["sha256"] == expected
 
 
 def test_same_bytes_for_another_partner_load(pipeline: Pipeline, engine: Engine) -> None:

@@ -114,6 +114,22 @@ class Ledger:
             )
             return session.exec(statement).first()
 
+    def loaded_size_before(self, partner_id: str, feed: str, size_bytes: int) -> bool:
+        """Whether a file of this size was loaded for this partner and feed: only then can a new
+        one repeat its bytes."""
+        with Session(self.engine) as session:
+            statement = (
+                select(ImportJob.id)
+                .where(
+                    ImportJob.partner_id == partner_id,
+                    ImportJob.feed == feed,
+                    ImportJob.size_bytes == size_bytes,
+                    ImportJob.status == JobStatus.COMPLETED,
+                )
+                .limit(1)
+            )
+            return session.exec(statement).first() is not None
+
     def unfinished(self) -> list[ImportJob]:
         with Session(self.engine) as session:
             statement = select(ImportJob).where(col(ImportJob.status).in_(UNFINISHED))
