@@ -147,3 +147,22 @@ def test_run_picks_up_dropped_files_and_stops_on_sigterm(tmp_path: Path, databas
 @pytest.fixture(autouse=True)
 def _in_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(SAMPLES.parent)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [(None, f"narenas:{os.cpu_count()}"), ("narenas:8", "narenas:8")]
+)
+def test_polars_allocator_gets_one_arena_per_cpu_unless_the_operator_set_it(
+    given: str | None, expected: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    if given is not None:
+        env["_RJEM_MALLOC_CONF"] = given
+    shown = subprocess.run(
+        [sys.executable, "-c", "import importer.cli, os; print(os.environ['_RJEM_MALLOC_CONF'])"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout.strip().split(",")[-1] == expected  # Polars puts its own before it

@@ -10,6 +10,7 @@ on the connection.
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -202,9 +203,11 @@ def _copy_text(frame: pl.DataFrame) -> bytes:
         for name in strings
         if special.get_column(name).item()
     )
-    return escaped.write_csv(
-        include_header=False, separator="\t", quote_style="never", null_value="\\N"
-    ).encode("utf-8")
+    data = io.BytesIO()  # as bytes: text would be decoded and encoded again
+    escaped.write_csv(
+        data, include_header=False, separator="\t", quote_style="never", null_value="\\N"
+    )
+    return data.getvalue()
 
 
 @contextmanager
