@@ -1,6 +1,7 @@
 """The database-specific pieces, against the real SQLite and PostgreSQL."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -170,3 +171,14 @@ def test_postgres_statistics_count_the_rows_and_their_small_sample_ends_with_the
     engine.dispose()
     assert abs(counted - 200_000) < 2_000
     assert after == default
+
+
+def test_sqlite_commits_are_on_disk_before_the_file_moves_on(tmp_path: Path) -> None:
+    """WAL keeps readers unblocked; synchronous FULL (2) syncs every commit, not only
+    checkpoints, so a power cut cannot take back a load whose file is in done/."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'importer.db'}")
+    with engine.connect() as connection:
+        journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar_one()
+        synchronous = connection.exec_driver_sql("PRAGMA synchronous").scalar_one()
+    engine.dispose()
+    assert (journal, synchronous) == ("wal", 2)

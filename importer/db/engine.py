@@ -46,7 +46,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: a commit is on disk before the file moves to done/. NORMAL would leave the last loads
+    # to the next checkpoint, so a power cut could lose rows whose file says done; it costs one
+    # fsync per commit, and big loads pay a checkpoint's anyway.
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
