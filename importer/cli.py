@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from loguru import logger
@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from importer.config import Settings, config_path, load_settings
 from importer.daemon import Daemon
 from importer.db.engine import create_schema, make_engine
-from importer.db.ledger import ImportJob, JobStatus, Ledger, utc_now
+from importer.db.ledger import ImportJob, JobStatus, Ledger, as_utc, utc_now
 from importer.dispatch import Dispatcher, reconcile
 from importer.exceptions import ConfigError, DatabaseUnavailableError, ImporterError, TerminalError
 from importer.feed_docs import feeds_markdown
@@ -114,7 +114,7 @@ def _timestamp(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO date or date-time: {text!r}") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return as_utc(value)
 
 
 @contextmanager

@@ -172,6 +172,12 @@ class LimitSettings(_Section):
     )
     max_rows: int = Field(default=50_000_000, ge=1)
     max_field_chars: int = Field(default=100_000, ge=1, description="longest single value")
+    max_interruptions: int = Field(
+        default=3,
+        ge=1,
+        description="loads of one file cut short (crash, kill, out of memory) before it waits in "
+        "failed/ instead of going back to incoming/",
+    )
 
 
 class ReportSettings(_Section):

@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from importer import metrics
 from importer.config import Settings
-from importer.db.ledger import ImportJob, JobStatus, Ledger, utc_now
+from importer.db.ledger import ImportJob, JobStatus, Ledger, as_utc, utc_now
 from importer.exceptions import DatabaseUnavailableError, TerminalError, TransientError
 from importer.feeds import FeedSpec
 from importer.importing import ImportResult, import_file
@@ -220,11 +220,17 @@ class Pipeline:
         """Settle a file left in ``processing/`` by a stop or crash, according to the ledger.
 
         A committed job is filed away without loading again; an unfinished one is marked
-        ABANDONED and its file goes back to ``incoming/`` to be processed by a new job.
+        ABANDONED and its file goes back to ``incoming/`` to be processed by a new job, unless
+        its loads were cut short ``limits.max_interruptions`` times in a row: a file that brings
+        the importer down would otherwise do so at every start.
         """
         job = self.ledger.get(job_id) if job_id is not None else None
         if job is None or job.status in (JobStatus.PENDING, JobStatus.PROCESSING):
             if job is not None:
+                cut_short = self.ledger.interruptions(partner_id, file_name) + 1
+                if cut_short >= self.settings.limits.max_interruptions:
+                    self._set_aside(job, claimed, cut_short)
+                    return
                 job.status, job.completed_at = JobStatus.ABANDONED, utc_now()
                 job.message = "interrupted by a stop or crash; the file went back to incoming/"
                 self.ledger.update(job)
@@ -254,6 +260,18 @@ class Pipeline:
             )
             return
         self._finish(job, claimed, status, empty_problems(), None)
+
+    def _set_aside(self, job: ImportJob, claimed: Path, cut_short: int) -> None:
+        """Fail a file whose loads keep being cut short, with a report saying how to retry it."""
+        assert job.id is not None
+        job.status, job.started_at = JobStatus.FAILED, as_utc(job.started_at or job.created_at)
+        job.sha256, job.size_bytes = sha256_of(claimed)
+        job.message = (
+            f"its load was cut short {cut_short} times in a row (a crash, a kill or running out "
+            f"of memory; limits.max_interruptions): it may be what stops the importer, so it "
+            f"waits here; `importer retry {job.id}` sends it back"
+        )
+        self._finish(job, claimed, JobStatus.FAILED, empty_problems(), None)
 
 
 def _take_checksum(job: ImportJob, checksum: Checksum) -> None:

@@ -134,7 +134,13 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
 ) -> None:
     crash_inbox = tmp_path / "crash"
     names = _drop_stream(crash_inbox, 40)
-    config = write_config(tmp_path / "crash.toml", database_url, crash_inbox, stable_seconds=0)
+    config = write_config(
+        tmp_path / "crash.toml",
+        database_url,
+        crash_inbox,
+        "[limits]\nmax_interruptions = 1000\n",  # kills at random may hit one file repeatedly
+        stable_seconds=0,
+    )
     daemon = Daemon(config, tmp_path / "crash.log")
     rng = random.Random(20261123)
     kills = 12
@@ -175,6 +181,40 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     assert ("COMPLETED", len(names)) in crashed_jobs
     assert "DUPLICATE" not in {status for status, _ in crashed_jobs}
     assert clean_jobs == [("COMPLETED", len(names))]
+
+
+def test_a_file_that_keeps_stopping_the_daemon_waits_in_failed_and_the_rest_loads(
+    tmp_path: Path, database_url: str
+) -> None:
+    inbox = tmp_path / "inbox"
+    folder = inbox / "incoming" / "acme"
+    folder.mkdir(parents=True)
+    (folder / "products.csv").write_text(products(0, 300_000, 1.0))
+    extra = "[limits]\nmax_interruptions = 3\n"
+    config = write_config(tmp_path / "importer.toml", database_url, inbox, extra, stable_seconds=0)
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    for _ in range(3):
+        before = set((inbox / "processing").rglob("*-products.csv"))
+        daemon.start()
+        wait_for(
+            lambda b=before: bool(set((inbox / "processing").rglob("*-products.csv")) - b),
+            60,
+            "a new load of the file to start",
+        )
+        daemon.kill()
+    (folder / "products-small.csv").write_text(products(0, 3, 2.0))
+    daemon.start()
+    try:
+        wait_for(lambda: len(data_files(inbox, "done")) == 1, 60, "the other file to load")
+    finally:
+        assert daemon.stop() == 0
+    (loaded,) = data_files(inbox, "done")
+    assert loaded.name == "products-small.csv"
+    (set_aside,) = data_files(inbox, "failed")
+    report = json.loads(Path(f"{set_aside}.report.json").read_text())
+    assert "cut short 3 times" in report["message"]
+    assert not any((inbox / "incoming").rglob("*.csv"))
+    assert not any((inbox / "processing").rglob("*.csv"))
 
 
 def _clean_run(tmp_path: Path, url: str, names: list[str]) -> tuple[list[tuple[object, ...]], ...]:

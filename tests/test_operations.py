@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -12,12 +13,13 @@ from sqlalchemy import Engine
 from importer import metrics
 from importer.cli import main
 from importer.config import ExpectedFeed, Settings
+from importer.db.ledger import JobStatus
 from importer.exceptions import ConfigError
 from importer.locks import SingleDaemonLock
 from importer.pipeline import Pipeline
 from importer.retention import purge_old_days
 from importer.schedules import check_expected
-from tests.conftest import process
+from tests.conftest import SettingsFactory, drop_file, process
 
 
 def test_retention_removes_old_day_folders_only(tmp_path: Path) -> None:
@@ -82,3 +84,48 @@ def test_second_sqlite_daemon_is_refused(tmp_path: Path) -> None:
         first.release()
     second.acquire()
     second.release()
+
+
+def _cut_short(pipeline: Pipeline, partner: str, name: str) -> Path:
+    """Claim the file in incoming/ as a load would, and leave it there as a crash would."""
+    job = pipeline.ledger.open_job(partner, name, name)
+    assert job.id is not None
+    claimed = pipeline.inbox.claim(pipeline.inbox.incoming / partner / name, partner, job.id)
+    job.status, job.stored_path = JobStatus.PROCESSING, str(claimed)
+    job.started_at = datetime.now(UTC)
+    pipeline.ledger.update(job)
+    pipeline.recover(claimed, partner, job.id, name)
+    return claimed
+
+
+def test_a_file_whose_loads_keep_being_cut_short_waits_in_failed_until_retried(
+    make_settings: SettingsFactory, engine: Engine, tmp_path: Path
+) -> None:
+    settings = make_settings(limits={"max_interruptions": 3})
+    pipeline = Pipeline(settings, engine)
+    pipeline.inbox.ensure()
+    content = "sku,name\nA1,One\n"
+    incoming = drop_file(pipeline, "acme", "products.csv", content)
+    process(pipeline, "acme", "products.csv", content.replace("One", "Uno"))
+    drop_file(pipeline, "acme", "products.csv", content)
+    for _ in range(2):
+        _cut_short(pipeline, "acme", "products.csv")
+        assert incoming.exists(), "an interruption puts the file back"
+    _cut_short(pipeline, "acme", "products.csv")
+    assert not incoming.exists()
+    set_aside = [j for j in pipeline.ledger.jobs(status="failed") if j.file_name == incoming.name]
+    assert len(set_aside) == 1 and set_aside[0].id is not None
+    assert set_aside[0].stored_path is not None
+    report = json.loads(Path(f"{set_aside[0].stored_path}.report.json").read_text())
+    assert report["status"] == "FAILED" and "cut short 3 times" in report["message"]
+    assert report["sha256"] == hashlib.sha256(content.encode()).hexdigest()
+
+    config = tmp_path / "importer.toml"
+    config.write_text(
+        f'[database]\nurl = "{settings.database.url}"\n[inbox]\nroot = "{settings.inbox.root}"\n'
+    )
+    assert main(["--config", str(config), "retry", str(set_aside[0].id)]) == 0
+    _cut_short(pipeline, "acme", "products.csv")
+    assert incoming.exists(), "a retry starts the count again"
+    loaded = pipeline.process(incoming, "acme")
+    assert loaded is not None and loaded.status == JobStatus.COMPLETED

@@ -13,6 +13,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime) -> datetime:
+    """A time without a zone taken as UTC: SQLite hands stored times back without theirs."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 class JobStatus(enum.StrEnum):
     PENDING = "PENDING"
     PROCESSING = "PROCESSING"
@@ -25,6 +30,8 @@ class JobStatus(enum.StrEnum):
 
 
 UNFINISHED = (JobStatus.PENDING, JobStatus.PROCESSING)
+ENDED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.DUPLICATE)
+"""a file's load that reached an outcome"""
 
 
 class ImportJob(SQLModel, table=True):
@@ -129,6 +136,22 @@ class Ledger:
                 .limit(1)
             )
             return session.exec(statement).first() is not None
+
+    def interruptions(self, partner_id: str, file_name: str) -> int:
+        """ABANDONED jobs of this partner's file name since one last reached an outcome."""
+        same_file = (ImportJob.partner_id == partner_id, ImportJob.file_name == file_name)
+        with Session(self.engine) as session:
+            last_outcome = (
+                select(func.max(ImportJob.id))
+                .where(*same_file, col(ImportJob.status).in_(ENDED))
+                .scalar_subquery()
+            )
+            statement = select(func.count()).where(
+                *same_file,
+                ImportJob.status == JobStatus.ABANDONED,
+                col(ImportJob.id) > func.coalesce(last_outcome, 0),
+            )
+            return session.exec(statement).one()
 
     def unfinished(self) -> list[ImportJob]:
         with Session(self.engine) as session:
