@@ -100,9 +100,8 @@ class Pipeline:
         job.feed, job.status = spec.name, JobStatus.PROCESSING
         self.ledger.update(job)
         if self.ledger.loaded_size_before(job.partner_id, spec.name, job.size_bytes):
-            _take_checksum(job, checksum)
-            assert job.sha256 is not None
-            earlier = self.ledger.loaded_before(job.partner_id, spec.name, job.sha256)
+            sha256 = _take_checksum(job, checksum)
+            earlier = self.ledger.loaded_before(job.partner_id, spec.name, sha256)
             if earlier is not None:
                 return self._duplicate(job, claimed, checksum, earlier)
         try:
@@ -183,9 +182,7 @@ class Pipeline:
         """Record the outcome, write the reports beside the destination, then move the file."""
         assert job.id is not None
         if checksum is not None:
-            _take_checksum(job, checksum)
-            assert job.sha256 is not None
-            job.retry_of = self.ledger.retried_job(job.partner_id, job.sha256)
+            job.retry_of = self.ledger.retried_job(job.partner_id, _take_checksum(job, checksum))
         job.completed_at = job.completed_at or utc_now()
         job.duration_ms = _elapsed_ms(job)
         outcome_dir = "failed" if status == JobStatus.FAILED else "done"
@@ -274,10 +271,11 @@ class Pipeline:
         self._finish(job, claimed, JobStatus.FAILED, empty_problems(), None)
 
 
-def _take_checksum(job: ImportJob, checksum: Checksum) -> None:
-    """The file's checksum onto its job, once it is taken."""
+def _take_checksum(job: ImportJob, checksum: Checksum) -> str:
+    """The file's checksum, onto its job once it is taken."""
     if job.sha256 is None:
         job.sha256, job.size_bytes = checksum.result()
+    return job.sha256
 
 
 def _count(job: ImportJob, status: JobStatus) -> None:

@@ -173,7 +173,8 @@ def _as_utf8(path: Path, encoding: str, scratch: Path) -> Path:
 
 
 def _check_utf8(path: Path) -> None:
-    """The whole file, for readers that take it in one piece (JSON)."""
+    """The whole file at once: for JSON, read in one piece, and to name the line of a bad byte
+    that stopped a CSV header from being read."""
     scan = ByteScan()
     with path.open("rb") as handle:
         while chunk := handle.read(CSV_BLOCK_BYTES):

@@ -1,11 +1,10 @@
 """Rows appended to one table batch after batch, with no Python object per value.
 
 On PostgreSQL one ``COPY`` stays open across batches (until one fills a column all before left
-empty), and a helper thread sends each batch while the
-next one is formatted: the server parses one batch while the client prepares the next, instead of
-the two taking turns. While it is open the connection can run nothing else, so a stream is a
-context manager that ends the ``COPY`` (or, on an error, cancels it) before anything else happens
-on the connection.
+empty), and a helper thread sends each batch while the next one is formatted: the server parses
+one batch while the client prepares the next, instead of the two taking turns. While it is open
+the connection can run nothing else, so a stream is a context manager that ends the ``COPY`` (or,
+on an error, cancels it) before anything else happens on the connection.
 """
 
 from __future__ import annotations
