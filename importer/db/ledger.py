@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Engine, Index, Text, func
+from sqlalchemy import ColumnElement, DateTime, Engine, Index, Text, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 
@@ -107,35 +107,30 @@ class Ledger:
 
     def loaded_before(self, partner_id: str, feed: str, sha256: str) -> int | None:
         """The job that already loaded these exact bytes for this partner and feed, if any."""
+        return self._first_load(partner_id, feed, col(ImportJob.sha256) == sha256)
+
+    def loaded_size_before(self, partner_id: str, feed: str, size_bytes: int) -> bool:
+        """Whether a file of this size was loaded for this partner and feed: only then can a new
+        one repeat its bytes."""
+        return (
+            self._first_load(partner_id, feed, col(ImportJob.size_bytes) == size_bytes) is not None
+        )
+
+    def _first_load(self, partner_id: str, feed: str, same_file: ColumnElement[bool]) -> int | None:
+        """The first COMPLETED job of this partner and feed whose file matches ``same_file``."""
         with Session(self.engine) as session:
             statement = (
                 select(ImportJob.id)
                 .where(
                     ImportJob.partner_id == partner_id,
                     ImportJob.feed == feed,
-                    ImportJob.sha256 == sha256,
+                    same_file,
                     ImportJob.status == JobStatus.COMPLETED,
                 )
                 .order_by(col(ImportJob.id))
                 .limit(1)
             )
             return session.exec(statement).first()
-
-    def loaded_size_before(self, partner_id: str, feed: str, size_bytes: int) -> bool:
-        """Whether a file of this size was loaded for this partner and feed: only then can a new
-        one repeat its bytes."""
-        with Session(self.engine) as session:
-            statement = (
-                select(ImportJob.id)
-                .where(
-                    ImportJob.partner_id == partner_id,
-                    ImportJob.feed == feed,
-                    ImportJob.size_bytes == size_bytes,
-                    ImportJob.status == JobStatus.COMPLETED,
-                )
-                .limit(1)
-            )
-            return session.exec(statement).first() is not None
 
     def interruptions(self, partner_id: str, file_name: str) -> int:
         """ABANDONED jobs of this partner's file name since one last reached an outcome."""
