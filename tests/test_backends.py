@@ -1,6 +1,7 @@
 """The database-specific pieces, against the real SQLite and PostgreSQL."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import chain
 from pathlib import Path
 
 import polars as pl
@@ -72,17 +73,15 @@ def test_a_column_first_filled_in_a_later_batch_is_written_and_empty_ones_stay_n
 def test_a_repeated_key_before_a_column_is_first_filled_surfaces_as_duplicate(
     numbers_engine: Engine,
 ) -> None:
-    with numbers_engine.connect() as connection:
-        backend = backend_for(connection)
-        with (
-            pytest.raises(DuplicateKeyError),
-            connection.begin(),
-            backend.open_stream(connection, "numbers", {}) as stream,
-        ):
-            schema = {"n": pl.Int64, "label": pl.String}
-            stream.write(pl.DataFrame({"n": [1, 1], "label": [None, None]}, schema=schema))
-            stream.write(pl.DataFrame({"n": [2], "label": ["x"]}, schema=schema))
-        assert connection.execute(text("SELECT COUNT(*) FROM numbers")).scalar_one() == 0
+    schema = {"n": pl.Int64, "label": pl.String}
+    assert_refused_with_nothing_written(
+        numbers_engine,
+        {},
+        [
+            pl.DataFrame({"n": [1, 1], "label": [None, None]}, schema=schema),
+            pl.DataFrame({"n": [2], "label": ["x"]}, schema=schema),
+        ],
+    )
 
 
 def test_text_with_every_character_copy_gives_a_meaning_arrives_unchanged(
@@ -114,16 +113,31 @@ def test_a_repeated_key_early_in_a_long_stream_stops_it_with_nothing_written(
     numbers_engine: Engine,
 ) -> None:
     """The server may refuse while later batches are still being sent, or only at the end."""
-    with numbers_engine.connect() as connection:
+    batches = (
+        pl.DataFrame({"n": range(start, start + 50_000)}).cast(pl.Int64)
+        for start in range(2, 2_000_002, 50_000)
+    )
+    assert_refused_with_nothing_written(
+        numbers_engine,
+        {"label": "x" * 200},
+        chain([pl.DataFrame({"n": [1, 1]}).cast(pl.Int64)], batches),
+    )
+
+
+def assert_refused_with_nothing_written(
+    engine: Engine, constants: dict[str, str], batches: Iterable[pl.DataFrame]
+) -> None:
+    """Stream ``batches`` into ``numbers`` in one transaction: a repeated key among them must
+    surface as DuplicateKeyError and leave the table empty."""
+    with engine.connect() as connection:
         backend = backend_for(connection)
         with (
             pytest.raises(DuplicateKeyError),
             connection.begin(),
-            backend.open_stream(connection, "numbers", {"label": "x" * 200}) as stream,
+            backend.open_stream(connection, "numbers", constants) as stream,
         ):
-            stream.write(pl.DataFrame({"n": [1, 1]}).cast(pl.Int64))
-            for start in range(2, 2_000_002, 50_000):
-                stream.write(pl.DataFrame({"n": range(start, start + 50_000)}).cast(pl.Int64))
+            for batch in batches:
+                stream.write(batch)
         assert connection.execute(text("SELECT COUNT(*) FROM numbers")).scalar_one() == 0
 
 
