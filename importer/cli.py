@@ -14,21 +14,25 @@ from pathlib import Path
 from loguru import logger
 from sqlalchemy import Engine
 
+from importer.attempt import FileAttempt
+from importer.clock import as_utc, utc_now
 from importer.config import Settings, config_path, load_settings
 from importer.daemon import Daemon
 from importer.db.engine import create_schema, make_engine
-from importer.db.ledger import ImportJob, JobStatus, Ledger, as_utc, utc_now
+from importer.db.ledger import ImportJob, JobStatus, Ledger
 from importer.dispatch import Dispatcher, reconcile
 from importer.exceptions import ConfigError, DatabaseUnavailableError, ImporterError, TerminalError
 from importer.feed_docs import feeds_markdown
 from importer.feeds import FEEDS
-from importer.importing import import_file
 from importer.inbox import Inbox
+from importer.lifecycle import Pipeline
+from importer.loading import load_file
 from importer.locks import SingleDaemonLock, lane_locks_for
 from importer.logs import configure_logging
-from importer.pipeline import Pipeline, apply_counts, build_report
+from importer.partner_ids import check_partner_id
 from importer.problems import problems_frame
-from importer.routing import check_partner_id, feed_patterns, route
+from importer.report import apply_counts, build_report
+from importer.routing import feed_patterns, route
 from importer.scanning import Candidate, waiting
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -257,7 +261,8 @@ def _dry_run(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
     try:
         spec = route(args.file.name, settings, args.feed)
         job.feed = spec.name
-        result = import_file(args.file, spec, partner_id, settings, engine, 0, started)
+        attempt = FileAttempt.plan(settings, job=job, path=args.file, spec=spec)
+        result = load_file(attempt, engine)
     except TerminalError as exc:
         job.status, job.message, job.completed_at = JobStatus.FAILED, str(exc), utc_now()
         report = build_report(

@@ -22,6 +22,7 @@ from pydantic import (
 
 from importer.exceptions import ConfigError
 from importer.feeds import FEEDS
+from importer.partner_ids import PartnerId
 
 DEFAULT_CONFIG_PATH = Path("config/importer.toml")
 ENV_PREFIX = "IMPORTER_"
@@ -54,7 +55,7 @@ class LocalSource(_Section):
 
     type: Literal["local"] = "local"
     path: Path
-    partner: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    partner: PartnerId
     stable_seconds: float | None = Field(default=None, ge=0)
     require_done_marker: bool = False
 
@@ -66,7 +67,7 @@ class SftpSource(_Section):
     name: str | None = Field(
         default=None, description="stable id in the ledger; default partner@host"
     )
-    partner: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    partner: PartnerId
     host: str
     port: int = Field(default=22, ge=1, le=65535)
     username: str

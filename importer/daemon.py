@@ -18,16 +18,15 @@ from types import FrameType
 from loguru import logger
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from importer import metrics
 from importer.config import Settings, load_settings
 from importer.dispatch import Dispatcher, reconcile
-from importer.exceptions import ConfigError, DatabaseUnavailableError, TransientError
+from importer.exceptions import ConfigError, TransientError
+from importer.lifecycle import Pipeline
 from importer.locks import lane_locks_for
 from importer.logs import configure_logging
 from importer.notify import sd_notify, watchdog_interval_s
-from importer.pipeline import Pipeline
 from importer.scanning import Candidate, waiting
 from importer.schedules import start_scheduler
 from importer.sftp_poller import SftpPoller
@@ -146,8 +145,8 @@ class Daemon:
                 reconcile(self.pipeline, self.locks)
                 self._reconcile_due.clear()
             ready = self.ready()
-        except OperationalError as exc:
-            return DatabaseUnavailableError(f"database unavailable: {exc.orig or exc}")
+        except TransientError as exc:
+            return exc
         self.dispatcher.submit(ready)
         fault, self.dispatcher.fault = self.dispatcher.fault, None
         if fault is None:

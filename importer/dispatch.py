@@ -13,13 +13,12 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from loguru import logger
-from sqlalchemy.exc import OperationalError
 
 from importer.db.ledger import JobStatus
-from importer.exceptions import DatabaseUnavailableError, TerminalError, TransientError
+from importer.exceptions import TerminalError, TransientError
+from importer.lifecycle import Pipeline
 from importer.locks import Lane, LaneLocks
 from importer.logs import printable
-from importer.pipeline import Pipeline
 from importer.routing import route
 from importer.scanning import Candidate
 
@@ -86,8 +85,8 @@ class Dispatcher:
             with self.locks.lease(lane) as held:
                 if held:
                     self._process_in_order(files)
-        except OperationalError as exc:
-            self.fault = DatabaseUnavailableError(f"database unavailable: {exc.orig or exc}")
+        except TransientError as exc:
+            self.fault = exc
         finally:
             with self._guard:
                 self._busy.discard(lane)
@@ -134,7 +133,9 @@ def reconcile(pipeline: Pipeline, locks: LaneLocks) -> None:
                     current.status = JobStatus.ABANDONED
                     current.message = "interrupted before its file was claimed; nothing was loaded"
                     pipeline.ledger.update(current)
-                    logger.warning("job {} ({}) abandoned", job.id, printable(job.file_name))
+                    logger.bind(partner=job.partner_id, job_id=job.id, file=job.file_name).warning(
+                        "job {} ({}) abandoned", job.id, printable(job.file_name)
+                    )
 
 
 def _parse_claimed(path: Path) -> tuple[int | None, str]:

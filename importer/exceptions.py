@@ -1,7 +1,10 @@
-"""Every error importer raises on purpose.
+"""Every error importer raises on purpose, grouped by what happens next.
 
 Terminal errors end a file in ``failed/`` with a report; transient errors leave the file where it
-is so a later attempt can succeed; configuration errors stop the program with exit code 2.
+is so a later attempt can succeed; configuration and schema errors stop the program with exit
+code 2 (a schema error leaves the file where it is too); a load's own signals never leave the
+load. Library errors become these at one boundary each (the
+database's is :mod:`importer.db.faults`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ class ImporterError(Exception):
 
 class ConfigError(ImporterError):
     """The configuration is invalid; the message names the offending key."""
+
+
+class SchemaError(ImporterError):
+    """The database's tables do not fit this release (older, newer, or changed by hand): the
+    command stops with exit code 2 and every file stays where it is."""
 
 
 class TerminalError(ImporterError):
@@ -51,3 +59,16 @@ class TransientError(ImporterError):
 
 class DatabaseUnavailableError(TransientError):
     """The database could not be reached or was locked."""
+
+
+class LoadSignalError(ImporterError):
+    """Raised and caught inside one file's load; it never reaches the file's outcome."""
+
+
+class DuplicateKeyError(LoadSignalError):
+    """Rows copied into a table repeat a key it already holds (or repeat one among themselves)."""
+
+
+class RetryCarefullyError(LoadSignalError):
+    """A fast path met a repeated key after rows were written: redo the file the careful way,
+    staging every batch and merging once at the end."""

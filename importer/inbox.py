@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from importer.routing import check_partner_id
+from importer.partner_ids import check_partner_id
 from importer.stability import markers_of
 
 TEMPORARY_SUFFIXES = (".part", ".tmp", ".filepart", "~")

@@ -205,8 +205,13 @@ def _read_csv(path: Path, delimiter: str | None, batch_rows: int) -> RawTable:
     header_lines = 1 + sum(len(LINE_BREAK.findall(h)) for h in headers)
     names = [column_name(i) for i in range(len(headers))]
     scan = ByteScan()
-    batches = _csv_batches(path, separator, names, header_lines, batch_rows, scan)
-    return RawTable(headers, batches, scan=scan)
+    # Parsed a block of whole records at a time: memory holds one block, not the file (a
+    # memory-mapped file would count in full against the resident size).
+    numbered = (
+        _number_lines(_parse_block(block, first_line, separator, names), first_line, lines)
+        for first_line, lines, block in _record_blocks(path, header_lines + 1, scan)
+    )
+    return RawTable(headers, _rebatched(numbered, batch_rows), scan=scan)
 
 
 def _read_header(path: Path, delimiter: str | None) -> tuple[list[str], str]:
@@ -233,23 +238,6 @@ def _guess_delimiter(header_line: str) -> str:
     counts = {d: header_line.count(d) for d in DELIMITER_CANDIDATES}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
-
-
-def _csv_batches(
-    path: Path,
-    separator: str,
-    names: list[str],
-    header_lines: int,
-    batch_rows: int,
-    scan: ByteScan,
-) -> Iterator[pl.DataFrame]:
-    """Parse the file a block of whole records at a time: memory holds one block, not the file
-    (a memory-mapped file would count in full against the resident size)."""
-    numbered = (
-        _number_lines(_parse_block(block, first_line, separator, names), first_line, lines)
-        for first_line, lines, block in _record_blocks(path, header_lines + 1, scan)
-    )
-    yield from _rebatched(numbered, batch_rows)
 
 
 def _parse_block(block: bytes, first_line: int, separator: str, names: list[str]) -> pl.DataFrame:

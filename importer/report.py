@@ -1,4 +1,7 @@
-"""The per-file report: ``<file>.report.json`` and ``<file>.errors.csv``, written atomically."""
+"""The per-file report: ``<file>.report.json`` and ``<file>.errors.csv``, written atomically.
+
+Built from the file's job and its load's result, by the lifecycle and by the dry run alike.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import polars as pl
+
+from importer.db.ledger import ImportJob, JobStatus
+
+if TYPE_CHECKING:
+    from importer.loading import ImportResult
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -127,3 +135,53 @@ def _atomic(target: Path, mode: str) -> Iterator[IO[Any]]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def build_report(
+    job: ImportJob, problems: pl.DataFrame, result: ImportResult | None, max_listed: int
+) -> Report:
+    assert job.started_at is not None and job.completed_at is not None
+    return Report(
+        job_id=job.id,
+        status=str(job.status),
+        feed=job.feed,
+        partner=job.partner_id,
+        file=job.file_name,
+        sha256=job.sha256,
+        started_at=job.started_at,
+        completed_at=job.completed_at,
+        row_count=job.row_count,
+        processed_count=job.processed_count,
+        inserted_count=job.inserted_count,
+        updated_count=job.updated_count,
+        unchanged_count=job.unchanged_count,
+        failed_count=job.failed_count,
+        deleted_count=job.deleted_count,
+        superseded_count=result.superseded_count if result else 0,
+        message=job.message,
+        duplicate_of=job.duplicate_of,
+        unknown_columns=result.unknown_columns if result else [],
+        children={
+            name: {
+                "inserted_count": c.inserted,
+                "updated_count": c.updated,
+                "unchanged_count": c.unchanged,
+            }
+            for name, c in (
+                result.children.items() if result and job.status == JobStatus.COMPLETED else []
+            )
+        },
+        error_count=problems.height,
+        errors=first_errors(problems, max_listed),
+    )
+
+
+def apply_counts(job: ImportJob, result: ImportResult) -> None:
+    """Copy a load's counts onto its job (a rejected file's merge counts are all zero)."""
+    job.row_count = result.row_count
+    job.failed_count = result.failed_count
+    job.inserted_count = result.counts.inserted
+    job.updated_count = result.counts.updated
+    job.unchanged_count = result.counts.unchanged
+    job.deleted_count = result.counts.deleted
+    job.processed_count = result.counts.inserted + result.counts.updated + result.counts.unchanged

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
-import re
 from pathlib import PurePath
 
 from importer.config import Settings
 from importer.exceptions import UnroutableFileError
 from importer.feeds import FEEDS, FeedSpec
 
-PARTNER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _COMPRESSION_SUFFIXES = (".gz",)
-
-
-def check_partner_id(partner_id: str) -> str:
-    """Partner ids name folders and database rows, so only a safe alphabet is allowed."""
-    if not PARTNER_ID.match(partner_id) or ".." in partner_id:
-        raise UnroutableFileError(
-            f"partner id {partner_id!r} is not allowed: use letters, digits, '.', '_' or '-'"
-        )
-    return partner_id
 
 
 def feed_patterns(settings: Settings) -> dict[str, tuple[str, ...]]:

@@ -10,7 +10,7 @@ from loguru import logger
 from importer.config import Settings
 from importer.inbox import Inbox, is_temporary
 from importer.logs import printable
-from importer.routing import PARTNER_ID
+from importer.partner_ids import is_partner_id
 from importer.stability import is_marker
 
 
@@ -55,7 +55,7 @@ _warned: set[Path] = set()
 
 def _usable_partner_folder(folder: Path) -> bool:
     """A folder whose name is no valid partner id is left alone, and said so once."""
-    if not folder.is_dir() or PARTNER_ID.match(folder.name):
+    if not folder.is_dir() or is_partner_id(folder.name):
         return True
     if folder not in _warned:
         _warned.add(folder)

@@ -21,11 +21,12 @@ from pathlib import Path
 import paramiko
 from loguru import logger
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
+from importer.clock import utc_now
 from importer.config import SftpSource
-from importer.db.ledger import ImportJob, JobStatus, utc_now
+from importer.db.ledger import ImportJob, JobStatus
 from importer.db.remote_files import RemoteFile, RemoteLedger, RemoteState
+from importer.exceptions import TransientError
 from importer.inbox import Inbox, is_temporary
 from importer.logs import printable
 from importer.sftp_client import (
@@ -73,7 +74,7 @@ class SftpPoller:
                 self._settle(session)
                 for entry in self._complete(self._listing(session)):
                     self._fetch(session, entry)
-        except (SftpError, OperationalError) as exc:
+        except (SftpError, TransientError) as exc:
             self._failures += 1
             pause = min(self.source.poll_interval_s * 2**self._failures, self.source.max_backoff_s)
             self._resume_at = time.monotonic() + pause
@@ -146,7 +147,7 @@ class SftpPoller:
                 fetched_at=started,
             )
         )
-        logger.info(
+        logger.bind(source=self.source.id, partner=self.source.partner, file=target.name).info(
             "sftp {}: fetched {} ({} bytes)", self.source.id, printable(entry.path), entry.size
         )
 
@@ -171,7 +172,8 @@ class SftpPoller:
             self._upload_reports(session, job, folder, name)
             row.state, row.job_id, row.settled_at = RemoteState.SETTLED, job.id, utc_now()
             self.remote.record(row)
-            logger.info(
+            context = {"source": self.source.id, "partner": job.partner_id, "feed": job.feed}
+            logger.bind(**context, job_id=job.id, file=job.file_name).info(
                 "sftp {}: answered {} ({})", self.source.id, printable(row.remote_path), job.status
             )
 

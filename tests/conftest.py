@@ -1,4 +1,8 @@
-"""Fixtures: a fresh inbox per test, and a real database per test on SQLite and PostgreSQL."""
+"""Fixtures: a fresh inbox per test, and a real database per test on SQLite and PostgreSQL.
+
+PostgreSQL databases are cloned from a template that holds the schema, built once per test
+session (``CREATE DATABASE ... TEMPLATE``), instead of each test creating every table anew.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from sqlalchemy import Engine
 
 from importer.config import Settings
 from importer.db.engine import create_schema, make_engine
-from importer.pipeline import Outcome, Pipeline
+from importer.lifecycle import Outcome, Pipeline
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_feeds"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -28,11 +32,37 @@ def _postgres_url(database: str) -> str:
     return f"{base}/{database}"
 
 
+_templates: list[str] = []
+"""the schema template of this test session, made when a test first needs it"""
+
+
+def _schema_template() -> str:
+    if not _templates:
+        name = f"importer_template_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        engine = make_engine(_postgres_url(name))
+        create_schema(engine)
+        engine.dispose()
+        _templates.append(name)
+    return _templates[0]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_schema_template() -> Iterator[None]:
+    yield
+    for name in _templates:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @contextmanager
-def fresh_postgres_database() -> Iterator[str]:
+def fresh_postgres_database(*, with_schema: bool = True) -> Iterator[str]:
+    """A database of its own, cloned from the schema template (or empty)."""
     name = f"importer_test_{uuid.uuid4().hex[:12]}"
+    template = f" TEMPLATE {_schema_template()}" if with_schema else ""
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
+        admin.execute(f"CREATE DATABASE {name}{template}")
     try:
         yield _postgres_url(name)
     finally:

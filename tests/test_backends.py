@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 
 from importer.db.backends import backend_for, copy_rows
 from importer.db.engine import make_engine
-from importer.db.streams import DuplicateKeyError
+from importer.exceptions import DuplicateKeyError
 
 
 @pytest.fixture

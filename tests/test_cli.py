@@ -36,6 +36,7 @@ def importer(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_process_loads_samples_then_reprocessing_writes_nothing(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -70,6 +71,7 @@ def test_process_without_partner_outside_inbox_is_a_usage_error(
     assert "--partner" in result.stderr
 
 
+@pytest.mark.slow
 def test_validate_reports_without_writing(tmp_path: Path, database_url: str) -> None:
     config = write_config(tmp_path, database_url)
     good = importer(config, "validate", str(SAMPLES / "acme" / "products.csv"))
@@ -121,6 +123,7 @@ def test_db_upgrade_is_repeatable(tmp_path: Path, database_url: str) -> None:
     assert importer(config, "db", "upgrade").returncode == 0
 
 
+@pytest.mark.slow
 def test_run_picks_up_dropped_files_and_stops_on_sigterm(tmp_path: Path, database_url: str) -> None:
     config = write_config(tmp_path, database_url)
     daemon = subprocess.Popen(

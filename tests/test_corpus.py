@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from importer.db.ledger import JobStatus
 from importer.feeds import FEEDS
-from importer.pipeline import Pipeline
+from importer.lifecycle import Pipeline
 from importer.scanning import waiting
 from tests.conftest import SettingsFactory, drop_file, process
 

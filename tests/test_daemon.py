@@ -19,7 +19,7 @@ from importer.db.engine import make_engine
 from tests.conftest import fresh_postgres_database
 from tests.processes import Daemon, TcpProxy, wait_for, write_config
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 
 
 def data_files(root: Path, outcome: str) -> list[Path]:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from importer.db.ledger import JobStatus
-from importer.pipeline import Pipeline
+from importer.lifecycle import Pipeline
 from tests.conftest import SettingsFactory, process
 
 

@@ -15,8 +15,8 @@ from importer.cli import main
 from importer.config import ExpectedFeed, Settings
 from importer.db.ledger import JobStatus
 from importer.exceptions import ConfigError
+from importer.lifecycle import Pipeline
 from importer.locks import SingleDaemonLock
-from importer.pipeline import Pipeline
 from importer.retention import purge_old_days
 from importer.schedules import check_expected
 from tests.conftest import SettingsFactory, drop_file, process

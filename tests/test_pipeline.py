@@ -17,7 +17,7 @@ from importer import reading
 from importer.config import Settings
 from importer.db.engine import create_schema, make_engine
 from importer.db.ledger import JobStatus
-from importer.pipeline import Pipeline
+from importer.lifecycle import Pipeline
 from tests.conftest import SAMPLES, SettingsFactory, drop_file, process
 
 PRODUCTS = "sku,name,price,msrp\nA1,One,10.00,12.00\nA2,Two,20.00,22.00\nA3,Three,30.00,33.00\n"
@@ -560,12 +560,12 @@ def test_unreachable_database_leaves_the_file_in_incoming(tmp_path: Path) -> Non
 def test_a_defect_fails_one_file_and_keeps_it(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import importer.pipeline
+    import importer.lifecycle
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ZeroDivisionError
 
-    monkeypatch.setattr(importer.pipeline, "import_file", broken)
+    monkeypatch.setattr(importer.lifecycle, "load_file", broken)
     outcome = process(pipeline, "acme", "products.csv", PRODUCTS)
     assert outcome.status == JobStatus.FAILED
     assert outcome.path.read_text() == PRODUCTS

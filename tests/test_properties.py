@@ -18,12 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
+from importer.attempt import FileAttempt
 from importer.config import Settings
 from importer.db.engine import create_schema, make_engine
+from importer.db.ledger import ImportJob
 from importer.exceptions import ImporterError
 from importer.feeds import FEEDS
-from importer.importing import import_file
-from importer.pipeline import Pipeline
+from importer.lifecycle import Pipeline
+from importer.loading import load_file
 
 PROPERTY = settings(
     max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
@@ -47,7 +49,11 @@ def sqlite() -> Iterator[tuple[Settings, Engine, Path]]:
 
 
 def dry_run(config: Settings, engine: Engine, path: Path, feed: str = "products"):  # type: ignore[no-untyped-def]
-    return import_file(path, FEEDS[feed], "acme", config, engine, 0, datetime.now(UTC))
+    job = ImportJob(
+        partner_id="acme", file_name=path.name, source_path=str(path), started_at=datetime.now(UTC)
+    )
+    attempt = FileAttempt.plan(config, job=job, path=path, spec=FEEDS[feed])
+    return load_file(attempt, engine)
 
 
 @PROPERTY

@@ -16,12 +16,14 @@ from sqlalchemy import Engine, text
 
 from importer.config import Settings, SftpSource
 from importer.db.ledger import JobStatus
-from importer.pipeline import Pipeline
+from importer.lifecycle import Pipeline
 from importer.scanning import waiting
 from importer.sftp_poller import SftpPoller, partner_copy
 from tests.conftest import SettingsFactory
 from tests.processes import Daemon, wait_for, write_config
 from tests.sftp_server import SftpServer
+
+pytestmark = pytest.mark.slow
 
 PRODUCTS = "sku,name,price\nA1,One,1.00\nA2,Two,2.00\n"
 

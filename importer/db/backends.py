@@ -8,6 +8,7 @@ from typing import Protocol
 import polars as pl
 from sqlalchemy import Connection
 
+from importer.db.faults import driver_cursor
 from importer.db.streams import Constants, PostgresRowStream, RowStream, SqliteRowStream
 
 STAGING_ROW = "_row"
@@ -104,13 +105,10 @@ class SqliteBackend:
         """Fetched in slices, each turned into a frame at once, so few Python rows live at a time."""
         schema = dict.fromkeys(columns, pl.String)
         frames = [pl.DataFrame(schema=schema)]
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
+        with driver_cursor(connection) as cursor:
             cursor.execute(query)
             while rows := cursor.fetchmany(FETCH_CHUNK_ROWS):
                 frames.append(pl.DataFrame(rows, schema=schema, orient="row"))
-        finally:
-            cursor.close()
         return pl.concat(frames, rechunk=True)
 
     def fetch_integers(self, connection: Connection, column: str, source: str) -> pl.Series:
@@ -189,15 +187,12 @@ class PostgresBackend:
 
     def fetch_integers(self, connection: Connection, column: str, source: str) -> pl.Series:
         """As one binary string of 8-byte big-endian numbers: no text to format or parse."""
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
+        with driver_cursor(connection) as cursor:
             cursor.execute(
                 f"SELECT string_agg(int8send(CAST({column} AS BIGINT)), ''::bytea) {source}",
                 binary=True,
             )
             row = cursor.fetchone()
-        finally:
-            cursor.close()
         packed = bytes(row[0]) if row and row[0] else b""
         if not packed:
             return pl.Series(column, [], dtype=pl.Int64)

@@ -7,12 +7,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import SQLModel
 
+from importer.db.faults import translate_errors
 from importer.db.ledger import ImportJob, RowChange
 from importer.db.remote_files import RemoteFile
-from importer.exceptions import ConfigError, DatabaseUnavailableError
+from importer.exceptions import ConfigError
 from importer.feeds import FEEDS
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -27,14 +28,16 @@ def make_engine(url: str) -> Engine:
     except ArgumentError as exc:
         raise ConfigError(f"database.url: not a database URL: {exc}") from exc
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True)
+        return translate_errors(
+            create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True)
+        )
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
-        return engine
+        return translate_errors(engine)
     raise ConfigError(
         f"database.url: backend {parsed.get_backend_name()!r} is not supported; "
         "use sqlite:///path or postgresql://..."
@@ -70,11 +73,8 @@ def create_schema(bind: Engine | Connection) -> None:
     Daemons starting together on one PostgreSQL take turns, so none trips over another's tables.
     """
     if isinstance(bind, Engine):
-        try:
-            with bind.begin() as connection:
-                create_schema(connection)
-        except OperationalError as exc:
-            raise DatabaseUnavailableError(f"database unavailable: {exc.orig or exc}") from exc
+        with bind.begin() as connection:
+            create_schema(connection)
         return
     if bind.dialect.name == "postgresql":
         bind.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, DateTime, Engine, Index, Text, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """A time without a zone taken as UTC: SQLite hands stored times back without theirs."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+from importer.clock import utc_now
 
 
 class JobStatus(enum.StrEnum):

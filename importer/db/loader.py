@@ -7,8 +7,8 @@ into staging (COPY on PostgreSQL, executemany on SQLite) and merged with one
 ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <differs>``, which compares real values, so the
 counts and ``row_changes`` stay exact whatever the hash says. A partner's first load of a table
 goes straight into it.
-In ``snapshot`` mode, keys the partner has but the file lacks are marked deleted. All SQL is built
-from the feed specs' own identifiers, never from anything a partner sent.
+In ``snapshot`` mode, keys the partner has but the file lacks are marked deleted. The statements
+themselves are built in :mod:`importer.db.statements`; this module decides which run when.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from typing import Self
 import polars as pl
 from sqlalchemy import Connection, DateTime, TextClause, bindparam, text
 
+from importer.db import statements
 from importer.db.backends import STAGING_ROW, Backend, backend_for, copy_rows
-from importer.db.streams import Constants, DuplicateKeyError, RowStream
+from importer.db.streams import Constants, RowStream
+from importer.exceptions import DuplicateKeyError, RetryCarefullyError
 from importer.feeds import FeedSpec
 from importer.feeds.base import HASH_COLUMN, PARTNER_COLUMN
 from importer.file_keys import FileKeys, key_digest
@@ -40,11 +42,6 @@ class MergeCounts:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
-
-
-class RetryCarefullyError(Exception):
-    """A fast path met a repeated key after rows were written: redo the file the careful way,
-    staging every batch and merging once at the end."""
 
 
 @dataclass
@@ -71,8 +68,9 @@ class FileLoad:
         self,
         connection: Connection,
         partner_id: str,
-        job_id: int,
+        job_id: int | None,
         now: datetime,
+        *,
         fast: bool = True,
     ) -> None:
         self.connection = connection
@@ -123,7 +121,7 @@ class FileLoad:
         shipped = _in_key_order(spec, rows.filter(~same))
         if shipped.is_empty():
             return
-        staging = _staging(spec)
+        staging = statements.staging_table(spec)
         columns = (*spec.data_columns, HASH_COLUMN)
         if not table.staged:
             self._end_stream()
@@ -145,11 +143,9 @@ class FileLoad:
 
         The table's primary key stops a key the file repeats; the caller then goes the careful way.
         """
-        constants: dict[str, int | str | datetime] = {
-            PARTNER_COLUMN: self.partner_id,
-            "first_job_id": self.job_id,
-            "last_job_id": self.job_id,
-        }
+        constants: dict[str, int | str | datetime] = {PARTNER_COLUMN: self.partner_id}
+        if self.job_id is not None:  # a dry run's rows, rolled back, belong to no job
+            constants |= {"first_job_id": self.job_id, "last_job_id": self.job_id}
         if not self.backend.load_time_defaults:
             constants |= {"created_at": self.now, "updated_at": self.now}
         self._write(
@@ -194,10 +190,8 @@ class FileLoad:
         if not table.staged:
             return
         for start in range(0, len(pending), DELETE_CHUNK):
-            chunk = ", ".join(str(int(r)) for r in pending[start : start + DELETE_CHUNK])
-            self.connection.exec_driver_sql(
-                f"DELETE FROM {_staging(spec)} WHERE {STAGING_ROW} IN ({chunk})"
-            )
+            chunk = pending[start : start + DELETE_CHUNK]
+            self.connection.exec_driver_sql(statements.delete_staged(spec, chunk))
 
     def merge(self, spec: FeedSpec, file_keys: FileKeys | None) -> MergeCounts:
         """Apply the staged rows; with ``file_keys`` (snapshot) mark the partner's other keys deleted."""
@@ -212,9 +206,9 @@ class FileLoad:
         counts = MergeCounts()
         if table is not None and table.staged:
             if not self.fast:
-                self.backend.analyze(self.connection, _staging(spec), spec.key)
+                self.backend.analyze(self.connection, statements.staging_table(spec), spec.key)
                 self._apply(spec, table)
-            self.connection.exec_driver_sql(f"DROP TABLE {_staging(spec)}")
+            self.connection.exec_driver_sql(f"DROP TABLE {statements.staging_table(spec)}")
             counts = table.counts
         deleted = self._mark_missing_deleted(spec, file_keys) if file_keys is not None else 0
         self._tables.pop(spec.name, None)
@@ -222,23 +216,18 @@ class FileLoad:
 
     def _apply(self, spec: FeedSpec, table: _Table) -> None:
         """Merge what is staged into the table, count it, and empty the staging table."""
-        staging = _staging(spec)
-        join = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
-        upsert = self._upsert_statement(spec, staging)
+        staging = statements.staging_table(spec)
+        upsert = statements.upsert(self.backend, spec)
         params = {"job": self.job_id, "now": self.now}
         counted = self.backend.counted_upsert(upsert, "first_job_id = :job", "last_job_id = :job")
         if counted is None:
-            staged, inserted, updated = self.connection.exec_driver_sql(
-                f"SELECT COUNT(*), COUNT(*) FILTER (WHERE t.{PARTNER_COLUMN} IS NULL), "
-                f"COUNT(*) FILTER (WHERE t.{PARTNER_COLUMN} IS NOT NULL "
-                f"AND {self._differs(spec, 't', 's')}) "
-                f"FROM {staging} s LEFT JOIN {spec.table_name} t ON {join}"
-            ).one()
-            self._record_changes(spec, staging, join)
+            merge_counts = statements.merge_counts(self.backend, spec)
+            staged, inserted, updated = self.connection.exec_driver_sql(merge_counts).one()
+            self._record_changes(spec)
             self.connection.execute(_sql(upsert), params)
         else:
             staged = self.connection.exec_driver_sql(f"SELECT COUNT(*) FROM {staging}").scalar_one()
-            self._record_changes(spec, staging, join)
+            self._record_changes(spec)
             inserted, updated = self.connection.execute(_sql(counted), params).one()
         self.backend.empty(self.connection, staging)
         table.counts = MergeCounts(
@@ -259,89 +248,26 @@ class FileLoad:
 
     def _partner_has_rows(self, spec: FeedSpec) -> bool:
         """Any row at all, deleted ones included: they hold the key a direct insert would need."""
-        found = self.connection.exec_driver_sql(
-            f"SELECT 1 FROM {spec.table_name} "
-            f"WHERE {PARTNER_COLUMN} = '{self._partner_literal}' LIMIT 1"
-        ).first()
-        return found is not None
+        query = statements.any_row(spec, self.partner_id)
+        return self.connection.exec_driver_sql(query).first() is not None
 
     def _live_hashes(self, spec: FeedSpec) -> pl.Series:
-        """The text hashes of the partner's live rows, sorted; a deleted row must ship to revive."""
-        hashes = self.backend.fetch_integers(
-            self.connection,
-            HASH_COLUMN,
-            f"FROM {spec.table_name} WHERE {PARTNER_COLUMN} = '{self._partner_literal}' "
-            f"AND deleted_at IS NULL AND {HASH_COLUMN} IS NOT NULL",
-        )
-        return hashes.sort()
+        """The text hashes of the partner's live rows, sorted."""
+        source = statements.live_hashes_source(spec, self.partner_id)
+        return self.backend.fetch_integers(self.connection, HASH_COLUMN, source).sort()
 
     def _live_keys(self, spec: FeedSpec, schema: pl.Schema) -> pl.DataFrame:
         """The keys of the partner's live rows, typed like the file's rows (snapshot mode only)."""
-        query = (
-            "SELECT "
-            + ", ".join(f"CAST({k} AS TEXT)" for k in spec.key)
-            + f" FROM {spec.table_name} WHERE {PARTNER_COLUMN} = '{self._partner_literal}' "
-            "AND deleted_at IS NULL"
-        )
+        query = statements.live_keys(spec, self.partner_id)
         text_frame = self.backend.fetch_text(self.connection, query, list(spec.key))
         return text_frame.with_columns(_from_text(k, schema[k]) for k in spec.key)
 
-    @property
-    def _partner_literal(self) -> str:
-        return self.partner_id.replace("'", "''")
-
-    def _differs(self, spec: FeedSpec, old: str, new: str, extra: tuple[str, ...] = ()) -> str:
-        values = [c for c in (*spec.data_columns, *extra) if c not in spec.key]
-        terms = [f"{old}.{c} {self.backend.differs} {new}.{c}" for c in values]
-        terms.append(f"{old}.deleted_at IS NOT NULL")
-        return "(" + " OR ".join(terms) + ")"
-
-    def _record_changes(self, spec: FeedSpec, staging: str, join: str) -> None:
-        """One pass over the changed rows writes old -> new for every tracked field that moved."""
-        if not spec.tracked:
-            return
-        key = self.backend.key_json([f"s.{k}" for k in spec.key])
-        names = " UNION ALL ".join(f"SELECT '{c}' AS name" for c in spec.tracked)
-        old = " ".join(f"WHEN '{c}' THEN {self.backend.as_text(f't.{c}')}" for c in spec.tracked)
-        new = " ".join(f"WHEN '{c}' THEN {self.backend.as_text(f's.{c}')}" for c in spec.tracked)
-        self.connection.execute(
-            _sql(
-                "INSERT INTO row_changes (job_id, table_name, partner_id, row_key, column_name, "
-                "old_value, new_value, changed_at) "
-                "SELECT :job, :table, partner_id, row_key, column_name, old_value, new_value, :now "
-                f"FROM (SELECT s.{PARTNER_COLUMN} AS partner_id, {key} AS row_key, "
-                f"c.name AS column_name, CASE c.name {old} END AS old_value, "
-                f"CASE c.name {new} END AS new_value "
-                f"FROM {staging} s JOIN {spec.table_name} t ON {join} CROSS JOIN ({names}) c "
-                f"WHERE {self._differs(spec, 't', 's')}) AS moved "
-                f"WHERE old_value {self.backend.differs} new_value"
-            ),
-            {"job": self.job_id, "table": spec.table_name, "now": self.now},
-        )
-
-    def _upsert_statement(self, spec: FeedSpec, staging: str) -> str:
-        """Insert new rows, rewrite changed ones; a row equal in every value is left untouched,
-        except that a new text hash is stored (the text changed, not the values), without
-        counting as a change: ``last_job_id`` and ``updated_at`` stay."""
-        table = spec.table_name
-        columns = ", ".join((*spec.data_columns, HASH_COLUMN))
-        values = [c for c in (*spec.data_columns, HASH_COLUMN) if c not in spec.key]
-        changed = self._differs(spec, table, "excluded")
-        assignments = ", ".join(
-            [f"{c} = excluded.{c}" for c in values]
-            + [
-                f"{c} = CASE WHEN {changed} THEN excluded.{c} ELSE {table}.{c} END"
-                for c in ("last_job_id", "updated_at")
-            ]
-            + ["deleted_at = NULL"]
-        )
-        differs = self._differs(spec, table, "excluded", (HASH_COLUMN,))
-        return (
-            f"INSERT INTO {spec.table_name} ({columns}, first_job_id, last_job_id, created_at, "
-            f"updated_at, deleted_at) SELECT {columns}, :job, :job, :now, :now, NULL "
-            f"FROM {staging} WHERE true "
-            f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {assignments} WHERE {differs}"
-        )
+    def _record_changes(self, spec: FeedSpec) -> None:
+        if spec.tracked:
+            self.connection.execute(
+                _sql(statements.record_changes(self.backend, spec)),
+                {"job": self.job_id, "table": spec.table_name, "now": self.now},
+            )
 
     def _mark_missing_deleted(self, spec: FeedSpec, file_keys: FileKeys) -> int:
         """Snapshot: the partner's live keys that this file does not contain get ``deleted_at``."""
@@ -352,18 +278,13 @@ class FileLoad:
         missing = live.filter(~in_file)
         if missing.is_empty():
             return 0
-        gone = f"gone_{spec.table_name}"
+        gone = statements.gone_table(spec)
         self.backend.create_staging(self.connection, gone, spec.table_name, ", ".join(spec.key))
         copy_rows(
             self.backend, self.connection, gone, missing.with_columns(pl.lit(0).alias(STAGING_ROW))
         )
-        match = " AND ".join(f"g.{k} = {spec.table_name}.{k}" for k in spec.key)
         result = self.connection.execute(
-            _sql(
-                f"UPDATE {spec.table_name} SET deleted_at = :now, last_job_id = :job "
-                f"WHERE EXISTS (SELECT 1 FROM {gone} g WHERE {match})"
-            ),
-            {"now": self.now, "job": self.job_id},
+            _sql(statements.mark_deleted(spec)), {"now": self.now, "job": self.job_id}
         )
         self.connection.exec_driver_sql(f"DROP TABLE {gone}")
         return int(result.rowcount)
@@ -385,7 +306,3 @@ def _from_text(column: str, dtype: pl.DataType) -> pl.Expr:
 def _sql(statement: str) -> TextClause:
     """``:now`` goes through the column type, so SQLite stores it like every other timestamp."""
     return text(statement).bindparams(bindparam("now", type_=DateTime(timezone=True)))
-
-
-def _staging(spec: FeedSpec) -> str:
-    return f"stg_{spec.table_name}"

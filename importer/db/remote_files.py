@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, Engine, Index, Text
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from importer.db.ledger import ImportJob, JobStatus, utc_now
+from importer.clock import utc_now
+from importer.db.ledger import ImportJob, JobStatus
 
 FINISHED = (JobStatus.COMPLETED, JobStatus.DUPLICATE, JobStatus.FAILED)
 

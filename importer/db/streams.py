@@ -22,6 +22,9 @@ import polars as pl
 import psycopg
 from sqlalchemy import Connection
 
+from importer.db.faults import driver_cursor, driver_errors
+from importer.exceptions import DuplicateKeyError
+
 SQLITE_KEY_VIOLATIONS = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
 COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 """the characters COPY's text form gives a meaning, written so that each stands for itself"""
@@ -30,10 +33,6 @@ SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
 
 Constants = Mapping[str, int | str | datetime]
 """columns with one value for every row (the partner, the job, the load's time)"""
-
-
-class DuplicateKeyError(Exception):
-    """Rows copied into a table repeat a key it already holds (or repeat one among themselves)."""
 
 
 class RowStream(Protocol):
@@ -73,15 +72,13 @@ class SqliteRowStream:
         names = ", ".join([*self._constants, *filled])
         values = ", ".join([*self._constants.values(), *("?" * len(filled))])
         insert = f"INSERT INTO {self._table} ({names}) VALUES ({values})"
-        cursor = self._connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(insert, native.iter_rows())
-        except sqlite3.IntegrityError as exc:
-            if exc.sqlite_errorname in SQLITE_KEY_VIOLATIONS:
-                raise DuplicateKeyError(str(exc)) from exc
-            raise
-        finally:
-            cursor.close()
+        with driver_cursor(self._connection) as cursor:
+            try:
+                cursor.executemany(insert, native.iter_rows())
+            except sqlite3.IntegrityError as exc:
+                if exc.sqlite_errorname in SQLITE_KEY_VIOLATIONS:
+                    raise DuplicateKeyError(str(exc)) from exc
+                raise
 
     def __enter__(self) -> Self:
         return self
@@ -113,9 +110,7 @@ class PostgresRowStream:
         self._copying = ExitStack()
         self._sending: Future[None] | None = None
         try:
-            self._cursor = self._scope.enter_context(
-                connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            )
+            self._cursor = self._scope.enter_context(driver_cursor(connection))
             self._scope.enter_context(self._copying)
             self._sender = self._scope.enter_context(
                 ThreadPoolExecutor(1, thread_name_prefix="copy")
@@ -211,9 +206,11 @@ def _copy_text(frame: pl.DataFrame) -> bytes:
 
 @contextmanager
 def _key_violations() -> Iterator[None]:
-    """PostgreSQL's refusal of a repeated key, as the stream reports it."""
+    """PostgreSQL's refusal of a repeated key, as the stream reports it; other faults as the
+    database boundary translates them."""
     try:
-        yield
+        with driver_errors():
+            yield
     except psycopg.errors.UniqueViolation as error:
         raise DuplicateKeyError(str(error)) from error
 

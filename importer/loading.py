@@ -1,33 +1,30 @@
-"""From a file to the database: read, map headers, validate, stage, decide, merge.
+"""A file's load inside one transaction: read, map headers, validate, stage, decide, merge.
 
-Batches stream from the reader into the database, so memory holds a few batches plus a 16-byte
-digest of each key seen so far (to find duplicates across batches). Nothing is committed here: the
-caller's ``finish`` runs inside the same transaction; a rejected file or a dry run rolls back.
+The inside of one step of a file's lifecycle (:mod:`importer.lifecycle`). Batches stream from
+the reader into the database, so memory holds a few batches plus a 16-byte digest of each key
+seen so far (to find duplicates across batches). Nothing is committed here: the caller's
+``finish`` runs inside the same transaction; a rejected file or a dry run rolls back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import partial
-from pathlib import Path
 
 import polars as pl
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import OperationalError
 
-from importer.config import FeedSettings, Settings
+from importer.attempt import FileAttempt
+from importer.config import FeedSettings
 from importer.db.engine import create_schema
-from importer.db.loader import FileLoad, MergeCounts, RetryCarefullyError
-from importer.exceptions import DatabaseUnavailableError, HeaderError, UnreadableFileError
+from importer.db.loader import FileLoad, MergeCounts
+from importer.exceptions import HeaderError, RetryCarefullyError, UnreadableFileError
 from importer.feeds import FEEDS, ChildSpec, FeedSpec
 from importer.file_keys import FileKeys
 from importer.headers import HeaderMap, resolve_headers, snake_case
 from importer.prefetch import ahead
 from importer.problems import PROBLEM_SCHEMA, Problem, reported_value
-from importer.reading import ITEM, ROW, RawTable, ReadOptions, column_name, open_table
+from importer.reading import ITEM, ROW, RawTable, column_name, open_table
 from importer.unchanged import KnownRows, hash_seed, validate_changed
 from importer.validation import ValidatedBatch, ValidationContext, duplicate_keys, validate
 
@@ -58,181 +55,137 @@ class _Nested:
 
 
 Finish = Callable[[Connection, ImportResult], None]
-Reopen = Callable[[], AbstractContextManager[RawTable]]
-"""reads the file again from the start"""
+"""runs inside the load's transaction, which commits after it"""
 
 
-def import_file(
-    path: Path,
-    spec: FeedSpec,
-    partner_id: str,
-    settings: Settings,
-    engine: Engine,
-    job_id: int,
-    now: datetime,
-    finish: Finish | None = None,
-) -> ImportResult:
-    """Load ``path`` in one transaction; with ``finish=None`` it is a dry run and rolls back."""
-    feed_settings, partner_settings = settings.feed(spec.name), settings.partner(partner_id)
-    options = ReadOptions(
-        encoding=partner_settings.encoding or feed_settings.encoding or "utf-8",
-        delimiter=partner_settings.delimiter or feed_settings.delimiter,
-        batch_rows=settings.database.batch_rows,
-        max_file_bytes=settings.limits.max_file_bytes,
-        max_decompressed_bytes=settings.limits.max_decompressed_bytes,
-        max_json_bytes=settings.limits.max_json_bytes,
-    )
-    context = ValidationContext(
-        partner_id=partner_id,
-        date_formats=(
-            *spec.date_formats,
-            *(partner_settings.date_formats or feed_settings.date_formats),
-        ),
-    )
-    aliases = {**feed_settings.aliases, **partner_settings.aliases}
+def load_file(attempt: FileAttempt, engine: Engine, finish: Finish | None = None) -> ImportResult:
+    """Load the attempt's file in one transaction; with ``finish=None`` it is a dry run and
+    rolls back."""
     try:
-        return _attempt(
-            path, spec, options, context, aliases, settings, engine, job_id, now, finish, True
-        )
+        return _load_once(attempt, engine, finish, fast=True)
     except RetryCarefullyError:
         # Rare: repeated keys met after rows were written. Go again the careful way.
-        return _attempt(
-            path, spec, options, context, aliases, settings, engine, job_id, now, finish, False
-        )
+        return _load_once(attempt, engine, finish, fast=False)
 
 
-def _attempt(
-    path: Path,
-    spec: FeedSpec,
-    options: ReadOptions,
-    context: ValidationContext,
-    aliases: dict[str, str],
-    settings: Settings,
-    engine: Engine,
-    job_id: int,
-    now: datetime,
-    finish: Finish | None,
-    fast: bool,
+def _load_once(
+    attempt: FileAttempt, engine: Engine, finish: Finish | None, *, fast: bool
 ) -> ImportResult:
-    with open_table(path, options) as raw:
+    with open_table(attempt.path, attempt.options.read) as raw, engine.connect() as connection:
+        transaction = connection.begin()
         try:
-            with engine.connect() as connection:
-                transaction = connection.begin()
-                try:
-                    if finish is None:
-                        # A dry run may meet an empty database; its tables vanish with the rollback.
-                        create_schema(connection)
-                    with FileLoad(connection, context.partner_id, job_id, now, fast) as load:
-                        reopen = partial(open_table, path, options)
-                        result = _run(raw, spec, settings, context, aliases, load, reopen)
-                    if result.rejection is None and finish is not None:
-                        finish(connection, result)
-                        transaction.commit()
-                    else:
-                        transaction.rollback()
-                except BaseException:
-                    transaction.rollback()
-                    raise
-        except OperationalError as exc:
-            raise DatabaseUnavailableError(f"database unavailable: {exc.orig or exc}") from exc
+            if finish is None:
+                # A dry run may meet an empty database; its tables vanish with the rollback.
+                create_schema(connection)
+            job_id = attempt.job.id
+            with FileLoad(
+                connection, attempt.partner_id, job_id, attempt.loaded_at, fast=fast
+            ) as load:
+                result = _run(attempt, raw, load)
+            if result.rejection is None and finish is not None:
+                finish(connection, result)
+                transaction.commit()
+            else:
+                transaction.rollback()
+        except BaseException:
+            transaction.rollback()
+            raise
     return result
 
 
-def _run(
-    raw: RawTable,
-    spec: FeedSpec,
-    settings: Settings,
-    context: ValidationContext,
-    aliases: dict[str, str],
-    load: FileLoad,
-    reopen: Reopen,
-) -> ImportResult:
-    feed_settings, limits = settings.feed(spec.name), settings.limits
-    headers = resolve_headers(raw.headers, spec, aliases)
-    nested = _nested(raw, spec, aliases)
+def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
+    spec, options = attempt.spec, attempt.options
+    headers = resolve_headers(raw.headers, spec, options.aliases)
+    nested = _nested(raw, spec, options.aliases)
     used_lists = {n.list_name for n in nested}
     result = ImportResult(
         feed=spec.name,
         unknown_columns=headers.unknown + [name for name in raw.children if name not in used_lists],
     )
+    targets = [spec, *(n.spec for n in nested)]
+    formats = options.validation.date_formats
+    known = {
+        t.name: KnownRows(load.known_hashes(t), hash_seed(t, attempt.partner_id, formats))
+        for t in targets
+    }
     problems: list[pl.DataFrame] = []
     file_keys = FileKeys(spec)
-    known = {
-        target.name: KnownRows(
-            load.known_hashes(target),
-            hash_seed(target, context.partner_id, context.date_formats),
-        )
-        for target in (spec, *(n.spec for n in nested))
-    }
-    batches = _validated(raw, headers, nested, spec, context, known, limits.max_field_chars)
-    for height, checked in ahead(batches):
+    for height, checked in ahead(_validated(attempt, raw, headers, nested, known)):
         result.row_count += height
-        if result.row_count > limits.max_rows:
+        if result.row_count > options.limits.max_rows:
             raise UnreadableFileError(
-                f"the file has more than {limits.max_rows} rows (limits.max_rows)"
+                f"the file has more than {options.limits.max_rows} rows (limits.max_rows)"
             )
         batch_problems = pl.concat([c.problems for c in checked])
         problems.append(batch_problems)
         rejected = batch_problems.get_column("row").unique().implode()
-        for target, batch in zip([spec, *(n.spec for n in nested)], checked, strict=True):
+        for target, batch in zip(targets, checked, strict=True):
             load.stage(target, batch.rows.filter(~pl.col(ROW).is_in(rejected)))
         file_keys.add(checked[0].rows.filter(~pl.col(ROW).is_in(rejected)))
-    keep_last = feed_settings.duplicate_keys == "last_wins"
-    candidates = file_keys.repeated_rows()
-    duplicates, dropped = duplicate_keys(
-        _keys_of_rows(reopen, headers, spec, context, candidates), spec.key, keep_last
+    duplicates, result.superseded_count = _drop_repeated_keys(
+        attempt, headers, targets, load, file_keys
     )
-    if dropped:
-        for target in (spec, *(n.spec for n in nested)):
-            load.unstage(target, dropped)
-        file_keys.drop(dropped)
     problems.append(duplicates)
-    result.superseded_count = len(dropped) if keep_last else 0
     result.problems = pl.concat(problems).sort("row", maintain_order=True)
     result.failed_count = result.problems.get_column("row").drop_nulls().n_unique()
-    result.rejection = _rejection(result, feed_settings)
+    result.rejection = _rejection(result, options.feed)
     if result.rejection is None:
-        snapshot = file_keys if feed_settings.mode == "snapshot" else None
+        snapshot = file_keys if options.feed.mode == "snapshot" else None
         result.counts = load.merge(spec, snapshot)
         for n in nested:
             result.children[n.spec.name] = load.merge(n.spec, None)
     return result
 
 
-def _keys_of_rows(
-    reopen: Reopen,
+def _drop_repeated_keys(
+    attempt: FileAttempt,
     headers: HeaderMap,
-    spec: FeedSpec,
-    context: ValidationContext,
-    rows: pl.Series,
-) -> pl.DataFrame:
+    targets: list[FeedSpec],
+    load: FileLoad,
+    file_keys: FileKeys,
+) -> tuple[pl.DataFrame, int]:
+    """The problems of keys the file repeats, and how many rows a later one superseded (with
+    ``duplicate_keys = "last_wins"``); rows that do not stay are taken back from staging."""
+    spec = attempt.spec
+    keep_last = attempt.options.feed.duplicate_keys == "last_wins"
+    candidates = _keys_of_rows(attempt, headers, file_keys.repeated_rows())
+    duplicates, dropped = duplicate_keys(candidates, spec.key, keep_last)
+    if dropped:
+        for target in targets:
+            load.unstage(target, dropped)
+        file_keys.drop(dropped)
+    return duplicates, len(dropped) if keep_last else 0
+
+
+def _keys_of_rows(attempt: FileAttempt, headers: HeaderMap, rows: pl.Series) -> pl.DataFrame:
     """The validated keys of ``rows``, read again from the file: only digests were kept, and
     this runs only when some digests repeat (a repeated key, or very rarely a collision)."""
+    spec = attempt.spec
     empty = pl.DataFrame(schema={ROW: pl.Int64, **dict.fromkeys(spec.key, pl.String)})
     if rows.is_empty():
         return empty
     wanted = rows.implode()
     parts = [empty]
-    with reopen() as raw:
+    with open_table(attempt.path, attempt.options.read) as raw:
         for frame in raw.frames:
             candidates = _named(frame, headers, (ROW,)).filter(pl.col(ROW).is_in(wanted))
             if not candidates.is_empty():
-                checked = validate(candidates, spec, context).rows
+                checked = validate(candidates, spec, attempt.options.validation).rows
                 parts.append(checked.select(ROW, *spec.key))
     return pl.concat(parts, how="vertical_relaxed")
 
 
 def _validated(
+    attempt: FileAttempt,
     raw: RawTable,
     headers: HeaderMap,
     nested: list[_Nested],
-    spec: FeedSpec,
-    context: ValidationContext,
     known: dict[str, KnownRows],
-    max_field_chars: int,
 ) -> Iterator[tuple[int, list[ValidatedBatch]]]:
     """Each batch's number of records, and their validation: the feed's own first, then nested
     lists. The raw text is not handed on, so batches waiting in the queue hold only typed rows."""
+    spec, context = attempt.spec, attempt.options.validation
+    max_field_chars = attempt.options.limits.max_field_chars
     for frame in raw.frames:
         records = _named(frame, headers, (ROW,))
         own = validate_changed(records, spec, context, known[spec.name])
@@ -301,7 +254,7 @@ def _named(frame: pl.DataFrame, headers: HeaderMap, keep: tuple[str, ...]) -> pl
     )
 
 
-def _nested(raw: RawTable, spec: FeedSpec, aliases: dict[str, str]) -> list[_Nested]:
+def _nested(raw: RawTable, spec: FeedSpec, aliases: Mapping[str, str]) -> list[_Nested]:
     lists = {f for link in spec.children for f in link.list_fields}
     for header in raw.headers:
         if snake_case(header) in lists:

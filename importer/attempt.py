@@ -1,0 +1,105 @@
+"""One attempt at one file: everything its load needs, worked out once and handed down.
+
+The lifecycle builds it when the file is claimed and routed (the dry run builds one for a file
+it only checks); the load reads it and never goes back to the settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from importer.config import FeedSettings, LimitSettings, Settings
+from importer.db.ledger import ImportJob
+from importer.feeds import FeedSpec
+from importer.reading import ReadOptions
+from importer.validation import ValidationContext
+
+Checksum = Future[tuple[str, int]]
+"""a file's SHA-256 and size, being taken while its load starts"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadOptions:
+    """The settings of one partner's feed, partner settings winning over feed settings."""
+
+    read: ReadOptions
+    validation: ValidationContext
+    aliases: Mapping[str, str]
+    feed: FeedSettings
+    limits: LimitSettings
+
+    @classmethod
+    def of(cls, settings: Settings, spec: FeedSpec, partner_id: str) -> LoadOptions:
+        feed, partner = settings.feed(spec.name), settings.partner(partner_id)
+        limits = settings.limits
+        read = ReadOptions(
+            encoding=partner.encoding or feed.encoding or "utf-8",
+            delimiter=partner.delimiter or feed.delimiter,
+            batch_rows=settings.database.batch_rows,
+            max_file_bytes=limits.max_file_bytes,
+            max_decompressed_bytes=limits.max_decompressed_bytes,
+            max_json_bytes=limits.max_json_bytes,
+        )
+        validation = ValidationContext(
+            partner_id=partner_id,
+            date_formats=(*spec.date_formats, *(partner.date_formats or feed.date_formats)),
+        )
+        aliases = {**feed.aliases, **partner.aliases}
+        return cls(read=read, validation=validation, aliases=aliases, feed=feed, limits=limits)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileAttempt:
+    """A routed file and its job. A dry run's job is never saved: it has no id, and its load is
+    rolled back."""
+
+    job: ImportJob
+    path: Path
+    """where the file lies while it is worked on (``processing/`` for a claimed file)"""
+    spec: FeedSpec
+    options: LoadOptions
+    loaded_at: datetime
+    """the load's time, stamped on the rows it writes"""
+    checksum: Checksum | None = None
+
+    @classmethod
+    def plan(
+        cls,
+        settings: Settings,
+        *,
+        job: ImportJob,
+        path: Path,
+        spec: FeedSpec,
+        checksum: Checksum | None = None,
+    ) -> FileAttempt:
+        assert job.started_at is not None
+        options = LoadOptions.of(settings, spec, job.partner_id)
+        return cls(
+            job=job,
+            path=path,
+            spec=spec,
+            options=options,
+            loaded_at=job.started_at,
+            checksum=checksum,
+        )
+
+    @property
+    def partner_id(self) -> str:
+        return self.job.partner_id
+
+    @property
+    def dry_run(self) -> bool:
+        return self.job.id is None
+
+    def log_fields(self) -> dict[str, object]:
+        """What a log line about this file carries as fields, for filtering JSON logs."""
+        return {
+            "partner": self.partner_id,
+            "feed": self.spec.name,
+            "job_id": self.job.id,
+            "file": self.job.file_name,
+        }

@@ -1,0 +1,318 @@
+"""A file's lifecycle: claim, route, deduplicate by content, load, report, file away.
+
+The ledger row is the truth about a file; the folder it sits in follows the ledger. A load's
+COMPLETED status is committed in the same transaction as its rows (see :mod:`importer.loading`
+for what happens inside it), so a crash can never leave a file half-loaded, and a committed file
+found in ``processing/`` is moved on, not loaded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+import polars as pl
+from loguru import logger
+from sqlalchemy import Connection, Engine, update
+
+from importer import metrics
+from importer.attempt import Checksum, FileAttempt
+from importer.clock import as_utc, utc_now
+from importer.config import Settings
+from importer.db.ledger import ImportJob, JobStatus, Ledger
+from importer.exceptions import TerminalError, TransientError
+from importer.inbox import Inbox
+from importer.loading import ImportResult, load_file
+from importer.logs import printable
+from importer.partner_ids import check_partner_id
+from importer.problems import empty_problems, problems_frame
+from importer.report import apply_counts, build_report, write_reports
+from importer.routing import route
+
+HASH_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job_id: int
+    status: JobStatus
+    path: Path
+    report_path: Path
+
+
+def sha256_of(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.ledger = Ledger(engine)
+        self.inbox = Inbox(settings.inbox.root)
+
+    def process(self, path: Path, partner_id: str) -> Outcome | None:
+        """Take one file from ``incoming/``; None when another worker claimed it first."""
+        check_partner_id(partner_id)
+        job = self.ledger.open_job(partner_id, path.name, str(path))
+        assert job.id is not None
+        try:
+            claimed = self.inbox.claim(path, partner_id, job.id)
+        except FileNotFoundError:
+            self.ledger.forget(job.id)
+            return None
+        job.stored_path, job.started_at = str(claimed), utc_now()
+        try:
+            return self._process_claimed(job, claimed)
+        except TransientError:
+            self.inbox.put_back(claimed, partner_id, job.file_name)
+            raise
+
+    def _process_claimed(self, job: ImportJob, claimed: Path) -> Outcome:
+        """The checksum is taken in a thread while the load starts. Only a file the size of one
+        already loaded can repeat its bytes, so only then is it waited for before loading."""
+        with ThreadPoolExecutor(1, thread_name_prefix="checksum") as hashing:
+            checksum = hashing.submit(sha256_of, claimed)
+            job.size_bytes = claimed.stat().st_size
+            try:
+                spec = route(job.file_name, self.settings)
+            except TerminalError as exc:
+                _take_checksum(job, checksum)
+                job.status, job.message = JobStatus.FAILED, str(exc)
+                return self._finish(job, claimed, problems_frame(exc.problems))
+            attempt = FileAttempt.plan(
+                self.settings, job=job, path=claimed, spec=spec, checksum=checksum
+            )
+            return self._load(attempt)
+
+    def _load(self, attempt: FileAttempt) -> Outcome:
+        job = attempt.job
+        job.feed, job.status = attempt.spec.name, JobStatus.PROCESSING
+        self.ledger.update(job)
+        earlier = self._same_bytes_loaded(attempt)
+        if earlier is not None:
+            return self._duplicate(attempt, earlier)
+        try:
+            result = load_file(attempt, self.engine, finish=partial(self._complete, attempt))
+        except TerminalError as exc:
+            return self._fail(attempt, str(exc), problems_frame(exc.problems))
+        except TransientError:
+            raise
+        except Exception as exc:
+            # A defect must cost one file, not the daemon: the file waits in failed/ for a retry.
+            logger.bind(**attempt.log_fields()).exception(
+                "internal error while loading {}/{}", job.partner_id, printable(job.file_name)
+            )
+            message = f"internal error ({type(exc).__name__}); the operator has the details"
+            return self._fail(attempt, message, empty_problems())
+        if result.rejection is not None:
+            return self._fail(attempt, result.rejection, result.problems, result)
+        # The load stamped its job inside its own transaction; the commit, which on SQLite writes
+        # the whole load out once more, belongs to the file's time too.
+        job.completed_at = utc_now()
+        return self._finish(job, attempt.path, result.problems, result)
+
+    def _same_bytes_loaded(self, attempt: FileAttempt) -> int | None:
+        """The earlier job that loaded these exact bytes; the checksum is waited for only when
+        a file of this size was loaded before."""
+        job = attempt.job
+        assert job.size_bytes is not None and attempt.checksum is not None
+        if not self.ledger.loaded_size_before(job.partner_id, attempt.spec.name, job.size_bytes):
+            return None
+        sha256 = _take_checksum(job, attempt.checksum)
+        return self.ledger.loaded_before(job.partner_id, attempt.spec.name, sha256)
+
+    def _complete(self, attempt: FileAttempt, connection: Connection, result: ImportResult) -> None:
+        """Runs inside the load's transaction: the rows and COMPLETED commit together."""
+        job = attempt.job
+        assert attempt.checksum is not None
+        _take_checksum(job, attempt.checksum)
+        apply_counts(job, result)
+        job.status, job.completed_at = JobStatus.COMPLETED, utc_now()
+        job.duration_ms = _elapsed_ms(job)
+        connection.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job.id)  # type: ignore[arg-type]
+            .values(job.model_dump(exclude={"id"}))
+        )
+
+    def _duplicate(self, attempt: FileAttempt, earlier: int) -> Outcome:
+        job = attempt.job
+        job.status, job.duplicate_of = JobStatus.DUPLICATE, earlier
+        job.message = f"identical bytes were already loaded by job {earlier}; nothing was written"
+        return self._finish(job, attempt.path, empty_problems())
+
+    def _fail(
+        self,
+        attempt: FileAttempt,
+        message: str,
+        problems: pl.DataFrame,
+        result: ImportResult | None = None,
+    ) -> Outcome:
+        job = attempt.job
+        assert attempt.checksum is not None
+        _take_checksum(job, attempt.checksum)
+        job.status, job.message = JobStatus.FAILED, message
+        if result is not None:
+            apply_counts(job, result)
+        return self._finish(job, attempt.path, problems, result)
+
+    def _finish(
+        self,
+        job: ImportJob,
+        claimed: Path,
+        problems: pl.DataFrame,
+        result: ImportResult | None = None,
+    ) -> Outcome:
+        """Record the outcome, write the reports beside the destination, then move the file."""
+        assert job.id is not None
+        status = JobStatus(job.status)
+        if job.sha256 is not None and job.retry_of is None:
+            job.retry_of = self.ledger.retried_job(job.partner_id, job.sha256)
+        job.completed_at = job.completed_at or utc_now()
+        job.duration_ms = _elapsed_ms(job)
+        outcome_dir = "failed" if status == JobStatus.FAILED else "done"
+        destination = self.inbox.destination(
+            outcome_dir, job.partner_id, job.file_name, job.id, job.completed_at.date()
+        )
+        job.stored_path = str(destination)
+        self.ledger.update(job)
+        report = build_report(job, problems, result, self.settings.reports.max_errors_listed)
+        report_path = write_reports(report, problems, destination)
+        os.rename(claimed, destination)
+        _count(job, status)
+        _log_outcome(job, status)
+        return Outcome(job.id, status, destination, report_path)
+
+    def recover(self, claimed: Path, partner_id: str, job_id: int | None, file_name: str) -> None:
+        """Settle a file left in ``processing/`` by a stop or crash, according to the ledger.
+
+        A committed job is filed away without loading again; an unfinished one is marked
+        ABANDONED and its file goes back to ``incoming/`` to be processed by a new job, unless
+        its loads were cut short ``limits.max_interruptions`` times in a row: a file that brings
+        the importer down would otherwise do so at every start.
+        """
+        job = self.ledger.get(job_id) if job_id is not None else None
+        if job is None or job.status in (JobStatus.PENDING, JobStatus.PROCESSING):
+            self._recover_unfinished(job, claimed, partner_id, file_name)
+            return
+        job.started_at = job.started_at or job.created_at
+        job.message = "; ".join(
+            filter(None, [job.message, "report written after a restart; row errors were not kept"])
+        )
+        stored = Path(job.stored_path) if job.stored_path else None
+        if stored is None or stored.parent.parent.parent.name not in ("done", "failed"):
+            self._finish(job, claimed, empty_problems())
+            return
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        if not Path(f"{stored}.report.json").exists():
+            report = build_report(job, empty_problems(), None, 0)
+            write_reports(report, empty_problems(), stored)
+        os.rename(claimed, stored)
+        _count(job, JobStatus(job.status))
+        logger.bind(partner=partner_id, job_id=job.id, file=file_name).info(
+            "{}/{} was {} before a restart; filed away",
+            partner_id,
+            printable(file_name),
+            job.status,
+        )
+
+    def _recover_unfinished(
+        self, job: ImportJob | None, claimed: Path, partner_id: str, file_name: str
+    ) -> None:
+        if job is not None:
+            cut_short = self.ledger.interruptions(partner_id, file_name) + 1
+            if cut_short >= self.settings.limits.max_interruptions:
+                self._set_aside(job, claimed, cut_short)
+                return
+            job.status, job.completed_at = JobStatus.ABANDONED, utc_now()
+            job.message = "interrupted by a stop or crash; the file went back to incoming/"
+            self.ledger.update(job)
+        self.inbox.put_back(claimed, partner_id, file_name)
+        logger.bind(partner=partner_id, job_id=job.id if job else None, file=file_name).warning(
+            "{}/{} was interrupted; back in incoming/", partner_id, printable(file_name)
+        )
+
+    def _set_aside(self, job: ImportJob, claimed: Path, cut_short: int) -> None:
+        """Fail a file whose loads keep being cut short, with a report saying how to retry it."""
+        assert job.id is not None
+        job.status, job.started_at = JobStatus.FAILED, as_utc(job.started_at or job.created_at)
+        job.sha256, job.size_bytes = sha256_of(claimed)
+        job.message = (
+            f"its load was cut short {cut_short} times in a row (a crash, a kill or running out "
+            f"of memory; limits.max_interruptions): it may be what stops the importer, so it "
+            f"waits here; `importer retry {job.id}` sends it back"
+        )
+        self._finish(job, claimed, empty_problems())
+
+
+def _take_checksum(job: ImportJob, checksum: Checksum) -> str:
+    """The file's checksum, onto its job once it is taken."""
+    if job.sha256 is None:
+        job.sha256, job.size_bytes = checksum.result()
+    return job.sha256
+
+
+def _log_outcome(job: ImportJob, status: JobStatus) -> None:
+    """One line per file, its counts as fields too."""
+    fields = {
+        "partner": job.partner_id,
+        "feed": job.feed,
+        "job_id": job.id,
+        "file": job.file_name,
+        "status": status.value,
+        "rows": job.row_count,
+        "inserted": job.inserted_count,
+        "updated": job.updated_count,
+        "unchanged": job.unchanged_count,
+        "failed": job.failed_count,
+        "duration_ms": job.duration_ms,
+    }
+    logger.bind(**fields).log(
+        "WARNING" if status == JobStatus.FAILED else "INFO",
+        "{status} {partner}/{file} feed={feed} rows={rows} inserted={ins} updated={upd} "
+        "unchanged={unch} failed={failed} in {ms} ms{why}",
+        status=status.value,
+        partner=job.partner_id,
+        file=printable(job.file_name),
+        feed=job.feed,
+        rows=job.row_count,
+        ins=job.inserted_count,
+        upd=job.updated_count,
+        unch=job.unchanged_count,
+        failed=job.failed_count,
+        ms=job.duration_ms,
+        why=f": {job.message}" if job.message else "",
+    )
+
+
+def _count(job: ImportJob, status: JobStatus) -> None:
+    feed = job.feed or "-"
+    metrics.FILES.labels(job.partner_id, feed, status.value).inc()
+    for outcome, rows in (
+        ("inserted", job.inserted_count),
+        ("updated", job.updated_count),
+        ("unchanged", job.unchanged_count),
+        ("failed", job.failed_count),
+    ):
+        metrics.ROWS.labels(job.partner_id, feed, outcome).inc(rows)
+    if status == JobStatus.COMPLETED:
+        metrics.LAST_SUCCESS.labels(job.partner_id, feed).set_to_current_time()
+    if job.duration_ms is not None:
+        metrics.JOB_SECONDS.labels(feed).observe(job.duration_ms / 1000)
+
+
+def _elapsed_ms(job: ImportJob) -> int:
+    assert job.started_at is not None
+    end: datetime = job.completed_at or utc_now()
+    return round((end - job.started_at).total_seconds() * 1000)
