@@ -18,10 +18,17 @@ from importer.attempt import FileAttempt
 from importer.clock import as_utc, utc_now
 from importer.config import Settings, config_path, load_settings
 from importer.daemon import Daemon
-from importer.db.engine import create_schema, make_engine
+from importer.db import schema
+from importer.db.engine import make_engine
 from importer.db.ledger import ImportJob, JobStatus, Ledger
 from importer.dispatch import Dispatcher, reconcile
-from importer.exceptions import ConfigError, DatabaseUnavailableError, ImporterError, TerminalError
+from importer.exceptions import (
+    ConfigError,
+    DatabaseUnavailableError,
+    ImporterError,
+    SchemaError,
+    TerminalError,
+)
 from importer.feed_docs import feeds_markdown
 from importer.feeds import FEEDS
 from importer.inbox import Inbox
@@ -49,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.logging)
     try:
         return int(args.handler(args, settings))
-    except ConfigError as exc:
+    except (ConfigError, SchemaError) as exc:
         print(f"importer: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ImporterError as exc:
@@ -108,8 +115,14 @@ def _parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
-    upgrade = db_commands.add_parser("upgrade", help="create missing tables")
+    upgrade = db_commands.add_parser(
+        "upgrade", help="run the schema migrations the database lacks (back it up first)"
+    )
     upgrade.set_defaults(handler=_db_upgrade)
+    status = db_commands.add_parser(
+        "status", help="the database's schema revision, the code's, and any difference"
+    )
+    status.set_defaults(handler=_db_status)
     return parser
 
 
@@ -127,12 +140,12 @@ def _database(settings: Settings, wait: bool = False) -> Iterator[Engine]:
 
     With ``wait`` (the daemon) an unreachable database is retried with backoff instead of failing.
     """
-    engine = make_engine(settings.database.url)
+    engine = _engine(settings)
     try:
         pause = settings.daemon.poll_interval_s
         while True:
             try:
-                create_schema(engine)
+                _prepare_schema(engine, settings)
                 break
             except DatabaseUnavailableError as exc:
                 if not wait:
@@ -143,6 +156,16 @@ def _database(settings: Settings, wait: bool = False) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+def _engine(settings: Settings) -> Engine:
+    return make_engine(settings.database.url, connect_timeout_s=settings.database.connect_timeout_s)
+
+
+def _prepare_schema(engine: Engine, settings: Settings) -> None:
+    found = schema.prepare(engine, auto_upgrade=settings.database.auto_upgrade)
+    if found.standing != "current":
+        logger.info("database schema upgraded from {} to {}", found.database or "empty", found.head)
 
 
 @contextmanager
@@ -188,6 +211,8 @@ def _process(args: argparse.Namespace, settings: Settings) -> int:
         dispatcher.submit(work)
         dispatcher.drain()
         dispatcher.shutdown()
+    if dispatcher.fatal is not None:
+        raise dispatcher.fatal
     if dispatcher.fault is not None:
         logger.error("{}; the files are back in incoming/ for another attempt", dispatcher.fault)
         return EXIT_FAILED
@@ -246,11 +271,8 @@ def _put_back(pipeline: Pipeline, job_id: int) -> int:
 
 
 def _validate(args: argparse.Namespace, settings: Settings) -> int:
-    engine = make_engine(settings.database.url)
-    try:
+    with _database(settings) as engine:
         return _dry_run(args, settings, engine)
-    finally:
-        engine.dispose()
 
 
 def _dry_run(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
@@ -332,6 +354,31 @@ def _feeds(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    with _database(settings):
-        print("database schema is up to date")
+    engine = _engine(settings)
+    try:
+        found = schema.upgrade(engine)
+    finally:
+        engine.dispose()
+    if found.standing == "current":
+        print(f"database schema already at {found.head}")
+    else:
+        print(f"database schema upgraded from {found.database or 'empty'} to {found.head}")
     return EXIT_OK
+
+
+def _db_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 1 unless the database is at head and its tables match the code."""
+    engine = _engine(settings)
+    try:
+        found = schema.revision_of(engine)
+        drift = schema.differences(engine) if found.standing == "current" else []
+    finally:
+        engine.dispose()
+    print(found.describe())
+    if found.standing != "current":
+        print("run `importer db upgrade` (back the database up first)")
+        return EXIT_FAILED
+    for difference in drift:
+        print(f"  differs from the code: {difference}")
+    print("the tables differ from the code" if drift else "the tables match the code")
+    return EXIT_FAILED if drift else EXIT_OK

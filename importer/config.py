@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from importer.db.engine import DEFAULT_CONNECT_TIMEOUT_S
 from importer.exceptions import ConfigError
 from importer.feeds import FEEDS
 from importer.partner_ids import PartnerId
@@ -38,6 +39,14 @@ class _Section(BaseModel):
 class DatabaseSettings(_Section):
     url: str = "sqlite:///var/importer.db"
     batch_rows: int = Field(default=40_000, ge=1, description="rows per staging batch")
+    auto_upgrade: bool = Field(
+        default=True, description="migrate an older schema at start-up (under a lock)"
+    )
+    connect_timeout_s: float = Field(
+        default=DEFAULT_CONNECT_TIMEOUT_S,
+        ge=1,
+        description="PostgreSQL: give up on a server that does not answer",
+    )
 
 
 class InboxSettings(_Section):

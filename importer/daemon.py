@@ -107,6 +107,8 @@ class Daemon:
         sd_notify("READY=1", "STATUS=watching for files")
         try:
             self._loop()
+            if self.dispatcher.fatal is not None:
+                raise self.dispatcher.fatal
         finally:
             sd_notify("STOPPING=1")
             self._stop_background()

@@ -15,7 +15,7 @@ from pathlib import Path
 from loguru import logger
 
 from importer.db.ledger import JobStatus
-from importer.exceptions import TerminalError, TransientError
+from importer.exceptions import SchemaError, TerminalError, TransientError
 from importer.lifecycle import Pipeline
 from importer.locks import Lane, LaneLocks
 from importer.logs import printable
@@ -45,6 +45,8 @@ class Dispatcher:
         """files that ended FAILED (``importer process`` exits 1 on any)"""
         self.fault: TransientError | None = None
         """the last transient fault a worker met; the caller backs off and clears it"""
+        self.fatal: SchemaError | None = None
+        """a fault no retry mends (the schema does not fit): workers stop, and so must the caller"""
 
     def submit(self, ready: list[Candidate]) -> int:
         """Start a worker for every lane with ready files that is not already being worked."""
@@ -87,6 +89,9 @@ class Dispatcher:
                     self._process_in_order(files)
         except TransientError as exc:
             self.fault = exc
+        except SchemaError as exc:
+            self.fatal = exc
+            self.stopping.set()
         finally:
             with self._guard:
                 self._busy.discard(lane)

@@ -25,7 +25,7 @@ from importer.attempt import Checksum, FileAttempt
 from importer.clock import as_utc, utc_now
 from importer.config import Settings
 from importer.db.ledger import ImportJob, JobStatus, Ledger
-from importer.exceptions import TerminalError, TransientError
+from importer.exceptions import SchemaError, TerminalError, TransientError
 from importer.inbox import Inbox
 from importer.loading import ImportResult, load_file
 from importer.logs import printable
@@ -74,7 +74,8 @@ class Pipeline:
         job.stored_path, job.started_at = str(claimed), utc_now()
         try:
             return self._process_claimed(job, claimed)
-        except TransientError:
+        except (TransientError, SchemaError):
+            # Not the file's fault: it waits in incoming/ for the database to be mended.
             self.inbox.put_back(claimed, partner_id, job.file_name)
             raise
 
@@ -106,7 +107,7 @@ class Pipeline:
             result = load_file(attempt, self.engine, finish=partial(self._complete, attempt))
         except TerminalError as exc:
             return self._fail(attempt, str(exc), problems_frame(exc.problems))
-        except TransientError:
+        except (TransientError, SchemaError):
             raise
         except Exception as exc:
             # A defect must cost one file, not the daemon: the file waits in failed/ for a retry.

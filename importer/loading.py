@@ -16,7 +16,6 @@ from sqlalchemy import Connection, Engine
 
 from importer.attempt import FileAttempt
 from importer.config import FeedSettings
-from importer.db.engine import create_schema
 from importer.db.loader import FileLoad, MergeCounts
 from importer.exceptions import HeaderError, RetryCarefullyError, UnreadableFileError
 from importer.feeds import FEEDS, ChildSpec, FeedSpec
@@ -74,9 +73,6 @@ def _load_once(
     with open_table(attempt.path, attempt.options.read) as raw, engine.connect() as connection:
         transaction = connection.begin()
         try:
-            if finish is None:
-                # A dry run may meet an empty database; its tables vanish with the rollback.
-                create_schema(connection)
             job_id = attempt.job.id
             with FileLoad(
                 connection, attempt.partner_id, job_id, attempt.loaded_at, fast=fast

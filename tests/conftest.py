@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import Engine
 
 from importer.config import Settings
-from importer.db.engine import create_schema, make_engine
+from importer.db import schema
+from importer.db.engine import make_engine
 from importer.lifecycle import Outcome, Pipeline
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_feeds"
@@ -42,7 +43,7 @@ def _schema_template() -> str:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f"CREATE DATABASE {name}")
         engine = make_engine(_postgres_url(name))
-        create_schema(engine)
+        schema.prepare(engine, auto_upgrade=True)
         engine.dispose()
         _templates.append(name)
     return _templates[0]
@@ -110,7 +111,7 @@ def settings(make_settings: SettingsFactory) -> Settings:
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
     engine = make_engine(settings.database.url)
-    create_schema(engine)
+    schema.prepare(engine, auto_upgrade=True)
     yield engine
     engine.dispose()
 

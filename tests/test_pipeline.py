@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, event, text
 
 from importer import reading
 from importer.config import Settings
-from importer.db.engine import create_schema, make_engine
+from importer.db.engine import make_engine
 from importer.db.ledger import JobStatus
 from importer.lifecycle import Pipeline
 from tests.conftest import SAMPLES, SettingsFactory, drop_file, process
@@ -376,24 +376,6 @@ def test_a_file_committed_just_before_a_crash_is_filed_away_without_loading_agai
     assert scalar(engine, "SELECT COUNT(*) FROM import_jobs") == 1
 
 
-@pytest.mark.postgres
-def test_tables_made_without_the_timestamp_defaults_get_them(postgres_url: str) -> None:
-    engine = make_engine(postgres_url)
-    create_schema(engine)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("ALTER TABLE products ALTER COLUMN created_at DROP DEFAULT")
-    create_schema(engine)
-    with engine.connect() as connection:
-        default = connection.execute(
-            text(
-                "SELECT column_default FROM information_schema.columns "
-                "WHERE table_name = 'products' AND column_name = 'created_at'"
-            )
-        ).scalar_one()
-    engine.dispose()
-    assert default == "now()"
-
-
 def test_a_file_failing_mid_stream_loads_nothing_and_the_next_file_loads(
     make_settings: SettingsFactory, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -541,7 +523,6 @@ def test_unsafe_partner_ids_are_refused(pipeline: Pipeline, settings: Settings) 
 
 
 def test_unreachable_database_leaves_the_file_in_incoming(tmp_path: Path) -> None:
-    from importer.db.engine import make_engine
     from importer.exceptions import DatabaseUnavailableError
 
     settings = Settings.model_validate(

@@ -20,7 +20,8 @@ from sqlalchemy import Engine, text
 
 from importer.attempt import FileAttempt
 from importer.config import Settings
-from importer.db.engine import create_schema, make_engine
+from importer.db import schema
+from importer.db.engine import make_engine
 from importer.db.ledger import ImportJob
 from importer.exceptions import ImporterError
 from importer.feeds import FEEDS
@@ -43,7 +44,7 @@ def sqlite() -> Iterator[tuple[Settings, Engine, Path]]:
             }
         )
         engine = make_engine(config.database.url)
-        create_schema(engine)
+        schema.prepare(engine, auto_upgrade=True)
         yield config, engine, root
         engine.dispose()
 

@@ -28,7 +28,8 @@ POSTGRES_SCHEMA_CLASS = "42"
 """SQLSTATE class "syntax error or access rule violation": undefined tables and columns, ..."""
 SQLITE_SCHEMA_FAULT = re.compile(
     r"^(no such (table|column|index)|table \S+ has no column named|"
-    r"table \S+ has \d+ columns but|table \S+ already exists)"
+    r"table \S+ has \d+ columns but|table \S+ already exists|"
+    r"ON CONFLICT clause does not match)"
 )
 """SQLite words these as an OperationalError, like a locked database"""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, DateTime, Engine, Index, Text, func
+from sqlalchemy import BigInteger, ColumnElement, DateTime, Engine, Index, Text, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from importer.clock import utc_now
@@ -38,7 +38,7 @@ class ImportJob(SQLModel, table=True):
     source_path: str = Field(sa_type=Text)
     stored_path: str | None = Field(default=None, sa_type=Text)
     sha256: str | None = Field(default=None, max_length=64)
-    size_bytes: int | None = None
+    size_bytes: int | None = Field(default=None, sa_type=BigInteger)
     status: str = Field(default=JobStatus.PENDING, max_length=16, index=True)
     message: str | None = Field(default=None, sa_type=Text)
     row_count: int = 0
@@ -61,6 +61,9 @@ class RowChange(SQLModel, table=True):
     """Old and new value of a tracked field, one row per changed field of a changed row."""
 
     __tablename__ = "row_changes"
+    __table_args__ = (
+        Index("ix_row_changes_row", "table_name", "partner_id", "row_key", "changed_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: int = Field(index=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import DateTime, Engine, Index, Text
+from sqlalchemy import BigInteger, DateTime, Engine, Index, Text
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from importer.clock import utc_now
@@ -31,7 +31,7 @@ class RemoteFile(SQLModel, table=True):
     source: str = Field(max_length=200)
     partner_id: str = Field(max_length=64)
     remote_path: str = Field(sa_type=Text)
-    size_bytes: int
+    size_bytes: int = Field(sa_type=BigInteger)
     mtime: int
     sha256: str = Field(max_length=64)
     local_name: str = Field(max_length=255)
