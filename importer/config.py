@@ -200,8 +200,14 @@ class LoggingSettings(_Section):
 
 
 class ReadingOptions(_Section):
-    """How a partner's bytes are decoded; set per feed or per partner, partner wins."""
+    """How a partner's bytes are decoded, and the order its files apply in; set per feed or per
+    partner, partner wins."""
 
+    order_by: Literal["mtime", "name"] | None = Field(
+        default=None,
+        description="mtime (default): files of a lane apply as they arrived; name: in the "
+        "natural order of their names (digits as numbers), for backfills uploaded at once",
+    )
     encoding: Encoding | None = None
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)
     date_formats: list[str] = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -21,12 +22,13 @@ from sqlalchemy.engine import make_url
 
 from importer import metrics
 from importer.config import Settings, load_settings
-from importer.dispatch import Dispatcher, reconcile
+from importer.dispatch import Dispatcher, lane_of, reconcile
 from importer.exceptions import ConfigError, TransientError
 from importer.lifecycle import Pipeline
 from importer.locks import lane_locks_for
 from importer.logs import configure_logging
 from importer.notify import sd_notify, watchdog_interval_s
+from importer.ordering import OrderBy, order_of
 from importer.scanning import Candidate, waiting
 from importer.schedules import start_scheduler
 from importer.sftp_poller import SftpPoller
@@ -77,7 +79,12 @@ class Daemon:
         self._pollers = {
             source.id: self._pollers[source.id]
             if source.id in self._pollers and self._pollers[source.id].source == source
-            else SftpPoller(source, self.pipeline.inbox, self.engine)
+            else SftpPoller(
+                source,
+                self.pipeline.inbox,
+                self.engine,
+                fetch_order=partial(self._order_of, source.partner),
+            )
             for source in self.settings.sftp_sources
         }
         self._scheduler = start_scheduler(
@@ -87,6 +94,9 @@ class Daemon:
             self._reconcile_due.set,
             list(self._pollers.values()),
         )
+
+    def _order_of(self, partner_id: str, file_name: str) -> OrderBy:
+        return order_of(self.settings, *lane_of(self.pipeline, partner_id, file_name))
 
     def _stop_background(self) -> None:
         self._scheduler.shutdown(wait=False)

@@ -19,6 +19,7 @@ from importer.exceptions import SchemaError, TerminalError, TransientError
 from importer.lifecycle import Pipeline
 from importer.locks import Lane, LaneLocks
 from importer.logs import printable
+from importer.ordering import natural_key, order_of
 from importer.routing import route
 from importer.scanning import Candidate
 
@@ -55,6 +56,8 @@ class Dispatcher:
             lanes[lane_of(self.pipeline, candidate.partner, candidate.path.name)].append(candidate)
         started = 0
         for lane, files in lanes.items():
+            if order_of(self.pipeline.settings, *lane) == "name":
+                files.sort(key=lambda c: natural_key(c.path.name))
             with self._guard:
                 if lane in self._busy:
                     continue

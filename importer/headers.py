@@ -6,9 +6,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import polars as pl
+
 from importer.exceptions import HeaderError
 from importer.feeds import FeedSpec
 from importer.problems import Problem
+from importer.reading import column_name
 
 _ACRONYM_BOUNDARY = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _CAMEL_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])")
@@ -31,6 +34,13 @@ class HeaderMap:
     """column position -> feed field, for the columns that load"""
     unknown: list[str]
     """raw headers that match no field; reported and ignored"""
+
+    def named(self, frame: pl.DataFrame, keep: tuple[str, ...]) -> pl.DataFrame:
+        """Positional columns renamed to the fields they map to; unknown columns dropped."""
+        return frame.select(
+            *(c for c in keep if c in frame.columns),
+            *(pl.col(column_name(position)).alias(name) for position, name in self.fields.items()),
+        )
 
 
 def resolve_headers(

@@ -26,6 +26,7 @@ from importer.clock import as_utc, utc_now
 from importer.config import Settings
 from importer.db.ledger import ImportJob, JobStatus, Ledger
 from importer.exceptions import SchemaError, TerminalError, TransientError
+from importer.feeds import feeds_sharing_tables
 from importer.inbox import Inbox
 from importer.loading import ImportResult, load_file
 from importer.logs import printable
@@ -124,14 +125,16 @@ class Pipeline:
         return self._finish(job, attempt.path, result.problems, result)
 
     def _same_bytes_loaded(self, attempt: FileAttempt) -> int | None:
-        """The earlier job that loaded these exact bytes; the checksum is waited for only when
-        a file of this size was loaded before."""
-        job = attempt.job
-        assert job.size_bytes is not None and attempt.checksum is not None
-        if not self.ledger.loaded_size_before(job.partner_id, attempt.spec.name, job.size_bytes):
+        """The job whose bytes these repeat, when it is the latest load of the tables this feed
+        writes: nothing would change. Bytes that repeat an older load are loaded again (the
+        partner may be undoing a later file). The checksum is waited for only when the sizes
+        match."""
+        job, spec = attempt.job, attempt.spec
+        assert attempt.checksum is not None
+        latest = self.ledger.latest_load(job.partner_id, feeds_sharing_tables(spec))
+        if latest is None or latest.feed != spec.name or latest.size_bytes != job.size_bytes:
             return None
-        sha256 = _take_checksum(job, attempt.checksum)
-        return self.ledger.loaded_before(job.partner_id, attempt.spec.name, sha256)
+        return latest.id if _take_checksum(job, attempt.checksum) == latest.sha256 else None
 
     def _complete(self, attempt: FileAttempt, connection: Connection, result: ImportResult) -> None:
         """Runs inside the load's transaction: the rows and COMPLETED commit together."""

@@ -8,8 +8,8 @@ seen so far (to find duplicates across batches). Nothing is committed here: the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 from sqlalchemy import Connection, Engine
@@ -17,15 +17,15 @@ from sqlalchemy import Connection, Engine
 from importer.attempt import FileAttempt
 from importer.config import FeedSettings
 from importer.db.loader import FileLoad, MergeCounts
-from importer.exceptions import HeaderError, RetryCarefullyError, UnreadableFileError
-from importer.feeds import FEEDS, ChildSpec, FeedSpec
+from importer.exceptions import RetryCarefullyError, UnreadableFileError
 from importer.file_keys import FileKeys
-from importer.headers import HeaderMap, resolve_headers, snake_case
+from importer.headers import HeaderMap, resolve_headers
+from importer.nested import NestedList, nested_lists, validate_lines
 from importer.prefetch import ahead
-from importer.problems import PROBLEM_SCHEMA, Problem, reported_value
-from importer.reading import ITEM, ROW, RawTable, column_name, open_table
+from importer.problems import PROBLEM_SCHEMA, reported_value
+from importer.reading import ROW, RawTable, column_name, open_table
 from importer.unchanged import KnownRows, hash_seed, validate_changed
-from importer.validation import ValidatedBatch, ValidationContext, duplicate_keys, validate
+from importer.validation import ValidatedBatch, duplicate_keys, validate
 
 
 @dataclass
@@ -40,17 +40,6 @@ class ImportResult:
     unknown_columns: list[str] = field(default_factory=list)
     rejection: str | None = None
     """why nothing was loaded, when the file as a whole was refused"""
-
-
-@dataclass(frozen=True)
-class _Nested:
-    """A list nested in each record, matched to the child feed it loads into."""
-
-    link: ChildSpec
-    spec: FeedSpec
-    list_name: str
-    table: RawTable
-    headers: HeaderMap
 
 
 Finish = Callable[[Connection, ImportResult], None]
@@ -92,7 +81,7 @@ def _load_once(
 def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
     spec, options = attempt.spec, attempt.options
     headers = resolve_headers(raw.headers, spec, options.aliases)
-    nested = _nested(raw, spec, options.aliases)
+    nested = nested_lists(raw, spec, options.aliases)
     used_lists = {n.list_name for n in nested}
     result = ImportResult(
         feed=spec.name,
@@ -115,11 +104,14 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
         batch_problems = pl.concat([c.problems for c in checked])
         problems.append(batch_problems)
         rejected = batch_problems.get_column("row").unique().implode()
-        for target, batch in zip(targets, checked, strict=True):
-            load.stage(target, batch.rows.filter(~pl.col(ROW).is_in(rejected)))
-        file_keys.add(checked[0].rows.filter(~pl.col(ROW).is_in(rejected)))
+        accepted = [batch.rows.filter(~pl.col(ROW).is_in(rejected)) for batch in checked]
+        for target, rows in zip(targets, accepted, strict=True):
+            load.stage(target, rows)
+        file_keys.add(accepted[0])
+        for n, lines in zip(nested, accepted[1:], strict=True):
+            n.take(accepted[0], lines)
     duplicates, result.superseded_count = _drop_repeated_keys(
-        attempt, headers, targets, load, file_keys
+        attempt, headers, nested, load, file_keys
     )
     problems.append(duplicates)
     result.problems = pl.concat(problems).sort("row", maintain_order=True)
@@ -129,14 +121,16 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
         snapshot = file_keys if options.feed.mode == "snapshot" else None
         result.counts = load.merge(spec, snapshot)
         for n in nested:
-            result.children[n.spec.name] = load.merge(n.spec, None)
+            counts = load.merge(n.spec, None)
+            deleted = load.drop_missing_children(n.spec, n.carried_parents(), n.keys)
+            result.children[n.spec.name] = replace(counts, deleted=deleted)
     return result
 
 
 def _drop_repeated_keys(
     attempt: FileAttempt,
     headers: HeaderMap,
-    targets: list[FeedSpec],
+    nested: list[NestedList],
     load: FileLoad,
     file_keys: FileKeys,
 ) -> tuple[pl.DataFrame, int]:
@@ -147,9 +141,11 @@ def _drop_repeated_keys(
     candidates = _keys_of_rows(attempt, headers, file_keys.repeated_rows())
     duplicates, dropped = duplicate_keys(candidates, spec.key, keep_last)
     if dropped:
-        for target in targets:
+        for target in (spec, *(n.spec for n in nested)):
             load.unstage(target, dropped)
         file_keys.drop(dropped)
+        for n in nested:
+            n.drop(dropped)
     return duplicates, len(dropped) if keep_last else 0
 
 
@@ -164,7 +160,7 @@ def _keys_of_rows(attempt: FileAttempt, headers: HeaderMap, rows: pl.Series) -> 
     parts = [empty]
     with open_table(attempt.path, attempt.options.read) as raw:
         for frame in raw.frames:
-            candidates = _named(frame, headers, (ROW,)).filter(pl.col(ROW).is_in(wanted))
+            candidates = headers.named(frame, (ROW,)).filter(pl.col(ROW).is_in(wanted))
             if not candidates.is_empty():
                 checked = validate(candidates, spec, attempt.options.validation).rows
                 parts.append(checked.select(ROW, *spec.key))
@@ -175,7 +171,7 @@ def _validated(
     attempt: FileAttempt,
     raw: RawTable,
     headers: HeaderMap,
-    nested: list[_Nested],
+    nested: list[NestedList],
     known: dict[str, KnownRows],
 ) -> Iterator[tuple[int, list[ValidatedBatch]]]:
     """Each batch's number of records, and their validation: the feed's own first, then nested
@@ -183,11 +179,11 @@ def _validated(
     spec, context = attempt.spec, attempt.options.validation
     max_field_chars = attempt.options.limits.max_field_chars
     for frame in raw.frames:
-        records = _named(frame, headers, (ROW,))
+        records = headers.named(frame, (ROW,))
         own = validate_changed(records, spec, context, known[spec.name])
         too_long = _overlong_values(frame, raw.headers, max_field_chars, raw.nul_free)
         checked = [ValidatedBatch(own.rows, pl.concat([own.problems, too_long]))]
-        checked += [_validate_nested(n, records, context, known[n.spec.name]) for n in nested]
+        checked += [validate_lines(n, records, context, known[n.spec.name]) for n in nested]
         yield records.height, checked
 
 
@@ -240,61 +236,3 @@ def _rejection(result: ImportResult, feed_settings: FeedSettings) -> str | None:
             f"max_error_rate {feed_settings.max_error_rate:.1%}; nothing was loaded"
         )
     return None
-
-
-def _named(frame: pl.DataFrame, headers: HeaderMap, keep: tuple[str, ...]) -> pl.DataFrame:
-    """Positional columns renamed to the fields they map to; unknown columns dropped."""
-    return frame.select(
-        *(c for c in keep if c in frame.columns),
-        *(pl.col(column_name(position)).alias(name) for position, name in headers.fields.items()),
-    )
-
-
-def _nested(raw: RawTable, spec: FeedSpec, aliases: Mapping[str, str]) -> list[_Nested]:
-    lists = {f for link in spec.children for f in link.list_fields}
-    for header in raw.headers:
-        if snake_case(header) in lists:
-            raise HeaderError(
-                f"{header}: must be a list of objects (one per line)",
-                [Problem(1, header, None, "must be a list of objects (one per line)")],
-            )
-    found = []
-    for link in spec.children:
-        child_spec = FEEDS[link.feed]
-        for list_name, table in raw.children.items():
-            if snake_case(list_name) in link.list_fields:
-                headers = resolve_headers(
-                    table.headers, child_spec, aliases, provided=frozenset(link.inherited)
-                )
-                found.append(_Nested(link, child_spec, list_name, table, headers))
-                break
-    return found
-
-
-def _validate_nested(
-    nested: _Nested, records: pl.DataFrame, context: ValidationContext, known: KnownRows
-) -> ValidatedBatch:
-    """Lines of the records in this batch, keyed to their record; a bad line rejects its record."""
-    lines = pl.concat(list(nested.table.frames))
-    nested.table.frames = iter([lines])
-    lines = _named(lines.join(records.select(ROW), on=ROW, how="semi"), nested.headers, (ROW, ITEM))
-    inherited = [p for p in nested.link.inherited.values() if p in records.columns]
-    lines = lines.join(
-        records.select(ROW, *(pl.col(p).alias(f"__parent_{p}") for p in inherited)),
-        on=ROW,
-        how="left",
-    ).with_columns(
-        (
-            pl.coalesce(pl.col(child), pl.col(f"__parent_{parent}"))
-            if child in lines.columns
-            else pl.col(f"__parent_{parent}")
-        ).alias(child)
-        for child, parent in nested.link.inherited.items()
-        if parent in inherited
-    )
-    prefixed = ValidationContext(context.partner_id, context.date_formats, nested.list_name)
-    checked = validate_changed(lines, nested.spec, prefixed, known)
-    duplicates, _ = duplicate_keys(
-        checked.rows.select(ROW, *nested.spec.key), nested.spec.key, keep_last=False
-    )
-    return ValidatedBatch(checked.rows, pl.concat([checked.problems, duplicates]))

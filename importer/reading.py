@@ -89,6 +89,9 @@ class RawTable:
     """JSON only: nested lists of records by their raw field name; ``_row`` is the parent's"""
     scan: ByteScan | None = None
     """CSV only: what the bytes read so far hold"""
+    carriers: pl.Series | None = None
+    """nested lists only: the parent rows that sent the list, an empty one included (a parent
+    without it says nothing about its children)"""
 
     @property
     def nul_free(self) -> bool:
@@ -437,7 +440,7 @@ def _records_table(frame: pl.DataFrame, batch_rows: int) -> RawTable:
     lists = [
         n
         for n, t in frame.schema.items()
-        if isinstance(t, pl.List) and isinstance(t.inner, pl.Struct)
+        if isinstance(t, pl.List) and isinstance(t.inner, pl.Struct | pl.Null)
     ]
     children = {name: _child_table(frame.select(ROW, name), name) for name in lists}
     scalars = [n for n, t in frame.schema.items() if n != ROW and n not in lists]
@@ -453,6 +456,10 @@ def _records_table(frame: pl.DataFrame, batch_rows: int) -> RawTable:
 
 
 def _child_table(frame: pl.DataFrame, name: str) -> RawTable:
+    carriers = frame.filter(pl.col(name).is_not_null()).get_column(ROW)
+    if frame.schema[name] == pl.List(pl.Null):  # every list in the file is empty
+        lines = pl.DataFrame(schema={ROW: pl.Int64, ITEM: pl.Int64})
+        return RawTable([], iter([lines]), carriers=carriers)
     exploded = (
         frame.with_columns(pl.col(name).list.eval(pl.element()).alias(name))
         .with_columns(pl.int_ranges(1, pl.col(name).list.len() + 1).alias(ITEM))
@@ -470,7 +477,7 @@ def _child_table(frame: pl.DataFrame, name: str) -> RawTable:
             for i, n in enumerate(fields)
         ),
     )
-    return RawTable(fields, iter([renamed]))
+    return RawTable(fields, iter([renamed]), carriers=carriers)
 
 
 def _as_string(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:

@@ -166,6 +166,7 @@ def build_report(
                 "inserted_count": c.inserted,
                 "updated_count": c.updated,
                 "unchanged_count": c.unchanged,
+                "deleted_count": c.deleted,
             }
             for name, c in (
                 result.children.items() if result and job.status == JobStatus.COMPLETED else []

@@ -15,7 +15,7 @@ import posixpath
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import paramiko
@@ -29,6 +29,7 @@ from importer.db.remote_files import RemoteFile, RemoteLedger, RemoteState
 from importer.exceptions import TransientError
 from importer.inbox import Inbox, is_temporary
 from importer.logs import printable
+from importer.ordering import OrderBy, natural_key
 from importer.sftp_client import (
     RemoteEntry,
     SftpError,
@@ -53,11 +54,15 @@ class SftpPoller:
         inbox: Inbox,
         engine: Engine,
         environ: Mapping[str, str] = os.environ,
+        fetch_order: Callable[[str], OrderBy] = lambda _name: "mtime",
     ) -> None:
+        """``fetch_order`` tells, of a file name, the order its lane applies files in: files are
+        fetched in that order, so the inbox receives them as they will apply."""
         self.source = source
         self.inbox = inbox
         self.remote = RemoteLedger(engine)
         self.environ = environ
+        self.fetch_order = fetch_order
         self._last_listing: dict[str, tuple[int, int, float]] = {}
         self._failures = 0
         self._resume_at = 0.0
@@ -72,7 +77,7 @@ class SftpPoller:
                 self._key = load_private_key(self.source, self.environ)
             with open_session(self.source, self.environ, self._key) as session:
                 self._settle(session)
-                for entry in self._complete(self._listing(session)):
+                for entry in self._in_fetch_order(self._complete(self._listing(session))):
                     self._fetch(session, entry)
         except (SftpError, TransientError) as exc:
             self._failures += 1
@@ -97,6 +102,14 @@ class SftpPoller:
     def _own_folders(self) -> list[str]:
         folders = [self.source.remote_done_dir, self.source.remote_failed_dir]
         return folders + ([self.source.reports_dir] if self.source.reports_dir else [])
+
+    def _in_fetch_order(self, entries: list[RemoteEntry]) -> list[RemoteEntry]:
+        """Files of lanes ordered by name in their names' natural order, the others oldest first."""
+        by_name = [e for e in entries if self.fetch_order(e.name) == "name"]
+        by_time = [e for e in entries if self.fetch_order(e.name) != "name"]
+        return sorted(by_name, key=lambda e: natural_key(e.name)) + sorted(
+            by_time, key=lambda e: (e.mtime, natural_key(e.name))
+        )
 
     def _complete(self, listing: list[RemoteEntry]) -> list[RemoteEntry]:
         now = time.monotonic()

@@ -46,9 +46,15 @@ def test_process_loads_samples_then_reprocessing_writes_nothing(
     assert first.stderr.count("COMPLETED") == 11
     again = importer(config, "process", str(SAMPLES / "acme"), "--partner", "acme")
     assert again.returncode == 0, again.stderr
-    assert again.stderr.count("DUPLICATE") == 11
+    # orders' nested items and order_line_items fill one table: each may be loaded again after
+    # the other (writing nothing); every other file repeats the latest load of its table.
+    duplicates = again.stderr.count("DUPLICATE")
+    assert 9 <= duplicates <= 10
+    assert again.stderr.count("COMPLETED") == 11 - duplicates
+    assert "inserted=0 updated=0" in again.stderr
+    assert again.stderr.count(" inserted=0 updated=0 ") == 11
     listing = importer(config, "jobs", "--status", "duplicate")
-    assert listing.stdout.count("DUPLICATE") == 11
+    assert listing.stdout.count("DUPLICATE") == duplicates
     shown = importer(config, "job", "1").stdout
     assert "status: COMPLETED" in shown and "row_count:" in shown
     assert shown.index("  id: 1") < shown.index("status:")

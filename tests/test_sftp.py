@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import posixpath
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ from sqlalchemy import Engine, text
 from importer.config import Settings, SftpSource
 from importer.db.ledger import JobStatus
 from importer.lifecycle import Pipeline
+from importer.ordering import OrderBy
 from importer.scanning import waiting
 from importer.sftp_poller import SftpPoller, partner_copy
 from tests.conftest import SettingsFactory
@@ -332,3 +335,31 @@ def test_daemon_fetches_a_slow_upload_once_and_answers_a_bad_file(
     assert (report["status"], report["row_count"]) == ("COMPLETED", 300)
     assert daemon.output().count(": fetched ./products") == 2
     assert "globex-pw" not in daemon.output()
+
+
+@pytest.mark.parametrize("case", [("mtime", [2, 1, 0]), ("name", [0, 1, 2])])
+def test_files_are_fetched_in_the_order_their_lane_applies_them(
+    server: SftpServer,
+    tmp_path: Path,
+    make_settings: SettingsFactory,
+    engine: Engine,
+    case: tuple[OrderBy, list[int]],
+) -> None:
+    order, expected = case
+    names = ["inventory_2026-2-9.csv", "inventory_2026-2-10.csv", "inventory_2026-2-11.csv"]
+    for age, name in enumerate(names):
+        path = server.folder("acme") / name
+        path.write_text(f"sku,location_id,quantity_on_hand\nA1,WH1,{age}\n")
+        mtime = 1_700_000_000 - age  # the last day was uploaded first
+        os.utime(path, (mtime, mtime))
+    settings = make_settings(sources=[acme_source(server, tmp_path)])
+    pipeline = Pipeline(settings, engine)
+    poller = SftpPoller(
+        settings.sftp_sources[0], pipeline.inbox, engine, ENV, fetch_order=lambda _name: order
+    )
+    for _ in range(2):
+        poller.poll()
+    with engine.connect() as connection:
+        fetched = connection.execute(text("SELECT remote_path FROM remote_files ORDER BY id"))
+        order_seen = [names.index(posixpath.basename(p)) for p in fetched.scalars()]
+    assert order_seen == expected

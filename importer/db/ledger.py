@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ColumnElement, DateTime, Engine, Index, Text, func
+from sqlalchemy import BigInteger, DateTime, Engine, Index, Text, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from importer.clock import utc_now
@@ -17,7 +18,7 @@ class JobStatus(enum.StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     DUPLICATE = "DUPLICATE"
-    """the same bytes were already loaded for this partner and feed; nothing was written"""
+    """the bytes repeat the latest load of the same tables for this partner; nothing was written"""
     ABANDONED = "ABANDONED"
     """interrupted by a stop or crash before it finished; its file was processed again"""
 
@@ -101,29 +102,18 @@ class Ledger:
     def update(self, job: ImportJob) -> ImportJob:
         return self._save(job)
 
-    def loaded_before(self, partner_id: str, feed: str, sha256: str) -> int | None:
-        """The job that already loaded these exact bytes for this partner and feed, if any."""
-        return self._first_load(partner_id, feed, col(ImportJob.sha256) == sha256)
-
-    def loaded_size_before(self, partner_id: str, feed: str, size_bytes: int) -> bool:
-        """Whether a file of this size was loaded for this partner and feed: only then can a new
-        one repeat its bytes."""
-        return (
-            self._first_load(partner_id, feed, col(ImportJob.size_bytes) == size_bytes) is not None
-        )
-
-    def _first_load(self, partner_id: str, feed: str, same_file: ColumnElement[bool]) -> int | None:
-        """The first COMPLETED job of this partner and feed whose file matches ``same_file``."""
+    def latest_load(self, partner_id: str, feeds: Collection[str]) -> ImportJob | None:
+        """The partner's last COMPLETED job of any of ``feeds``: what the tables they write say
+        now comes from it (or from jobs before it that it left alone)."""
         with Session(self.engine) as session:
             statement = (
-                select(ImportJob.id)
+                select(ImportJob)
                 .where(
                     ImportJob.partner_id == partner_id,
-                    ImportJob.feed == feed,
-                    same_file,
+                    col(ImportJob.feed).in_(feeds),
                     ImportJob.status == JobStatus.COMPLETED,
                 )
-                .order_by(col(ImportJob.id))
+                .order_by(col(ImportJob.id).desc())
                 .limit(1)
             )
             return session.exec(statement).first()

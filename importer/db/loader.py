@@ -256,11 +256,15 @@ class FileLoad:
         source = statements.live_hashes_source(spec, self.partner_id)
         return self.backend.fetch_integers(self.connection, HASH_COLUMN, source).sort()
 
-    def _live_keys(self, spec: FeedSpec, schema: pl.Schema) -> pl.DataFrame:
-        """The keys of the partner's live rows, typed like the file's rows (snapshot mode only)."""
-        query = statements.live_keys(spec, self.partner_id)
+    def _live_keys(
+        self, spec: FeedSpec, schema: pl.Schema, within: tuple[str, ...] = ()
+    ) -> pl.DataFrame:
+        """The keys of the partner's live rows (of the carried parents, ``within`` those
+        columns), typed like the file's rows."""
+        query = statements.live_keys(spec, self.partner_id, within)
         text_frame = self.backend.fetch_text(self.connection, query, list(spec.key))
-        return text_frame.with_columns(_from_text(k, schema[k]) for k in spec.key)
+        # A file with no row of this table gives no types, and no key of it can match.
+        return text_frame.with_columns(_from_text(k, schema[k]) for k in spec.key if k in schema)
 
     def _record_changes(self, spec: FeedSpec) -> None:
         if spec.tracked:
@@ -269,9 +273,33 @@ class FileLoad:
                 {"job": self.job_id, "table": spec.table_name, "now": self.now},
             )
 
-    def _mark_missing_deleted(self, spec: FeedSpec, file_keys: FileKeys) -> int:
-        """Snapshot: the partner's live keys that this file does not contain get ``deleted_at``."""
-        live = self._live_keys(spec, file_keys.schema)
+    def drop_missing_children(
+        self, spec: FeedSpec, parents: pl.DataFrame, file_keys: FileKeys
+    ) -> int:
+        """Lines of the ``parents`` (their key columns as the child table names them) whose
+        nested list the file sent, that the list no longer holds, get ``deleted_at``."""
+        self._end_stream()
+        if parents.is_empty():
+            return 0
+        within = tuple(parents.columns)
+        carried = statements.carried_table(spec)
+        self.backend.create_staging(self.connection, carried, spec.table_name, ", ".join(within))
+        copy_rows(
+            self.backend,
+            self.connection,
+            carried,
+            parents.unique().with_columns(pl.lit(0).alias(STAGING_ROW)),
+        )
+        deleted = self._mark_missing_deleted(spec, file_keys, within)
+        self.connection.exec_driver_sql(f"DROP TABLE {carried}")
+        return deleted
+
+    def _mark_missing_deleted(
+        self, spec: FeedSpec, file_keys: FileKeys, within: tuple[str, ...] = ()
+    ) -> int:
+        """The partner's live keys (``within`` the carried parents) that this file does not
+        contain get ``deleted_at``, and a ``row_changes`` entry saying so."""
+        live = self._live_keys(spec, file_keys.schema, within)
         in_file = is_in_sorted(
             live.select(key_digest(spec.key)).to_series(), file_keys.sorted_digests()
         )
@@ -282,6 +310,15 @@ class FileLoad:
         self.backend.create_staging(self.connection, gone, spec.table_name, ", ".join(spec.key))
         copy_rows(
             self.backend, self.connection, gone, missing.with_columns(pl.lit(0).alias(STAGING_ROW))
+        )
+        self.connection.execute(
+            _sql(statements.record_deletes(self.backend, spec)),
+            {
+                "job": self.job_id,
+                "table": spec.table_name,
+                "now": self.now,
+                "now_text": self.now.isoformat(),
+            },
         )
         result = self.connection.execute(
             _sql(statements.mark_deleted(spec)), {"now": self.now, "job": self.job_id}

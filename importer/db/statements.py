@@ -23,6 +23,11 @@ def gone_table(spec: FeedSpec) -> str:
     return f"gone_{spec.table_name}"
 
 
+def carried_table(spec: FeedSpec) -> str:
+    """Parents whose nested list the file sent whole: their other children are deleted."""
+    return f"carried_{spec.table_name}"
+
+
 def string_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -43,14 +48,19 @@ def live_hashes_source(spec: FeedSpec, partner_id: str) -> str:
     )
 
 
-def live_keys(spec: FeedSpec, partner_id: str) -> str:
-    """The keys of the partner's live rows, as text."""
-    return (
+def live_keys(spec: FeedSpec, partner_id: str, within: Sequence[str] = ()) -> str:
+    """The keys of the partner's live rows, as text; with ``within``, only those of the parents
+    in :func:`carried_table`, matched on those columns."""
+    query = (
         "SELECT "
         + ", ".join(f"CAST({k} AS TEXT)" for k in spec.key)
         + f" FROM {spec.table_name} WHERE {PARTNER_COLUMN} = {string_literal(partner_id)} "
         "AND deleted_at IS NULL"
     )
+    if within:
+        match = " AND ".join(f"c.{column} = {spec.table_name}.{column}" for column in within)
+        query += f" AND EXISTS (SELECT 1 FROM {carried_table(spec)} c WHERE {match})"
+    return query
 
 
 def delete_staged(spec: FeedSpec, rows: Sequence[int]) -> str:
@@ -129,6 +139,19 @@ def upsert(backend: Backend, spec: FeedSpec) -> str:
         f"updated_at, deleted_at) SELECT {columns}, :job, :job, :now, :now, NULL "
         f"FROM {staging_table(spec)} WHERE true "
         f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {assignments} WHERE {written}"
+    )
+
+
+def record_deletes(backend: Backend, spec: FeedSpec) -> str:
+    """A ``deleted_at`` change in ``row_changes`` for each row about to be marked deleted by
+    :func:`mark_deleted` (binds ``:job``, ``:table``, ``:now``, ``:now_text``)."""
+    key = backend.key_json([f"t.{k}" for k in spec.key])
+    return (
+        "INSERT INTO row_changes (job_id, table_name, partner_id, row_key, column_name, "
+        "old_value, new_value, changed_at) "
+        f"SELECT :job, :table, t.{PARTNER_COLUMN}, {key}, 'deleted_at', NULL, :now_text, :now "
+        f"FROM {spec.table_name} t WHERE t.deleted_at IS NULL AND EXISTS "
+        f"(SELECT 1 FROM {gone_table(spec)} g WHERE {key_match(spec, 'g', 't')})"
     )
 
 

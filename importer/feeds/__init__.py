@@ -27,4 +27,16 @@ FEEDS: dict[str, FeedSpec] = {
     )
 }
 
-__all__ = ["FEEDS", "ChildSpec", "ColumnRule", "FeedSpec", "Kind"]
+
+def tables_of(spec: FeedSpec) -> frozenset[str]:
+    """The tables a file of ``spec`` writes: its own, and those of the lists nested in it."""
+    return frozenset({spec.table_name, *(FEEDS[child.feed].table_name for child in spec.children)})
+
+
+def feeds_sharing_tables(spec: FeedSpec) -> list[str]:
+    """Feeds whose files write a table that ``spec``'s files write too (orders' nested items
+    and the order_line_items feed fill one table)."""
+    return [name for name, other in FEEDS.items() if tables_of(other) & tables_of(spec)]
+
+
+__all__ = ["FEEDS", "ChildSpec", "ColumnRule", "FeedSpec", "Kind", "feeds_sharing_tables"]

@@ -21,8 +21,12 @@ class Product(FeedRow, table=True):
     color: str | None = Field(default=None, max_length=100)
     gender: str | None = Field(default=None, max_length=50)
     master_sku: str | None = Field(default=None, max_length=100)
-    store_id: str | None = Field(
-        default=None, max_length=100, description="store for multi-store pricing"
+    store_id: str = Field(
+        default="",
+        primary_key=True,
+        max_length=100,
+        sa_column_kwargs={"server_default": ""},
+        description="store for multi-store pricing; empty: the partner's only store",
     )
     price: Decimal | None = Field(
         default=None, ge=0, max_digits=18, decimal_places=4, description="list price"
@@ -45,7 +49,8 @@ class Product(FeedRow, table=True):
 PRODUCTS = FeedSpec(
     name="products",
     model=Product,
-    description="Product catalog; one row per SKU, updated in place.",
+    description="Product catalog; one row per SKU (per store where prices differ by store), "
+    "updated in place.",
     patterns=("products*", "product_*", "catalog*"),
     envelopes=("products", "catalog"),
     aliases={"external_id": "sku", "product_id": "sku", "list_price": "price"},

@@ -21,13 +21,19 @@ class CompetitorPrice(FeedRow, table=True):
     currency: str | None = Field(default=None, max_length=3, description="ISO 4217 code")
     in_stock: bool | None = Field(default=None)
     url: str | None = Field(default=None, max_length=500)
-    store_id: str | None = Field(default=None, max_length=100)
+    store_id: str = Field(
+        default="",
+        primary_key=True,
+        max_length=100,
+        sa_column_kwargs={"server_default": ""},
+        description="store the price was seen for; empty: the partner's only store",
+    )
 
 
 COMPETITOR_PRICES = FeedSpec(
     name="competitor_prices",
     model=CompetitorPrice,
-    description="Competitor prices, one row per SKU, competitor and day.",
+    description="Competitor prices, one row per SKU, competitor, day (and store).",
     patterns=("competitor*",),
     envelopes=("competitor_data", "competitor_prices"),
     aliases={"competitor_name": "competitor", "date": "observed_on", "observed_at": "observed_on"},
