@@ -19,7 +19,7 @@ from importer.feeds import FEEDS, ChildSpec, FeedSpec
 from importer.file_keys import FileKeys
 from importer.headers import HeaderMap, resolve_headers, snake_case
 from importer.problems import Problem
-from importer.reading import ITEM, ROW, RawTable
+from importer.reading import ITEM, LINE_COUNT, ROW, RawTable
 from importer.unchanged import KnownRows, validate_changed
 from importer.validation import ValidatedBatch, ValidationContext, duplicate_keys
 
@@ -48,10 +48,12 @@ class NestedList:
         if carriers is None or carriers.is_empty():
             return
         inherited = {c: p for c, p in self.link.inherited.items() if p in parents.columns}
+        sent = lines.group_by(ROW).len(name=LINE_COUNT)
         self._parents.append(
-            parents.filter(pl.col(ROW).is_in(carriers.implode())).select(
-                ROW, *(pl.col(parent).alias(child) for child, parent in inherited.items())
-            )
+            parents.filter(pl.col(ROW).is_in(carriers.implode()))
+            .select(ROW, *(pl.col(parent).alias(child) for child, parent in inherited.items()))
+            .join(sent, on=ROW, how="left")
+            .with_columns(pl.col(LINE_COUNT).fill_null(0).cast(pl.Int64))
         )
 
     def drop(self, rows: Iterable[int]) -> None:
@@ -61,7 +63,8 @@ class NestedList:
         self._parents = [p.filter(~pl.col(ROW).is_in(dropped.implode())) for p in self._parents]
 
     def carried_parents(self) -> pl.DataFrame:
-        """The keys of the loaded parents whose list the file sent."""
+        """The keys of the loaded parents whose list the file sent, and how many lines each
+        list held (:data:`LINE_COUNT`)."""
         if not self._parents:
             return pl.DataFrame()
         return pl.concat(self._parents).drop(ROW)

@@ -30,6 +30,8 @@ from importer.exceptions import UnreadableFileError
 Format = Literal["csv", "tsv", "json", "ndjson"]
 ROW = "_row"
 ITEM = "_item"
+LINE_COUNT = "_lines"
+"""the number of lines a parent's nested list held"""
 GZIP_MAGIC = b"\x1f\x8b"
 DELIMITER_CANDIDATES = (",", ";", "\t", "|")
 CSV_BLOCK_BYTES = 4 << 20

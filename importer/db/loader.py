@@ -30,7 +30,7 @@ from importer.exceptions import DuplicateKeyError, RetryCarefullyError
 from importer.feeds import FeedSpec
 from importer.feeds.base import HASH_COLUMN, PARTNER_COLUMN
 from importer.file_keys import FileKeys, key_digest
-from importer.reading import ROW
+from importer.reading import LINE_COUNT, ROW
 from importer.unchanged import UNCHANGED, is_in_sorted
 
 DELETE_CHUNK = 500
@@ -88,6 +88,8 @@ class FileLoad:
         self._stream: RowStream | None = None
         self._streaming: str | None = None
         """the table the open stream writes to"""
+        self._first_loads: set[str] = set()
+        """tables the partner had no row in before this file: nothing there to delete"""
 
     def __enter__(self) -> Self:
         return self
@@ -244,6 +246,8 @@ class FileLoad:
                 pl.Series(HASH_COLUMN, [], dtype=pl.Int64) if direct else self._live_hashes(spec)
             )
             self._tables[spec.name] = _Table(known, direct)
+            if direct:
+                self._first_loads.add(spec.name)
         return self._tables[spec.name]
 
     def _partner_has_rows(self, spec: FeedSpec) -> bool:
@@ -266,6 +270,29 @@ class FileLoad:
         # A file with no row of this table gives no types, and no key of it can match.
         return text_frame.with_columns(_from_text(k, schema[k]) for k in spec.key if k in schema)
 
+    def _key_table(
+        self,
+        name: str,
+        spec: FeedSpec,
+        keys: pl.DataFrame,
+        counts: tuple[str, ...] = (),
+        *,
+        indexed: bool = True,
+    ) -> None:
+        """A temporary table of ``keys`` (columns of ``spec``'s table, and ``counts``, integers);
+        ``indexed`` where rows are looked up in it, which without an index SQLite does by
+        scanning it for every row."""
+        columns = [c for c in keys.columns if c not in counts]
+        selected = [*columns, *(f"CAST(0 AS BIGINT) AS {c}" for c in counts)]
+        self.backend.create_staging(self.connection, name, spec.table_name, ", ".join(selected))
+        copy_rows(
+            self.backend, self.connection, name, keys.with_columns(pl.lit(0).alias(STAGING_ROW))
+        )
+        if indexed:
+            self.connection.exec_driver_sql(
+                f"CREATE INDEX {name}_keys ON {name} ({', '.join(columns)})"
+            )
+
     def _record_changes(self, spec: FeedSpec) -> None:
         if spec.tracked:
             self.connection.execute(
@@ -279,17 +306,18 @@ class FileLoad:
         """Lines of the ``parents`` (their key columns as the child table names them) whose
         nested list the file sent, that the list no longer holds, get ``deleted_at``."""
         self._end_stream()
-        if parents.is_empty():
+        if parents.is_empty() or spec.name in self._first_loads:
             return 0
-        within = tuple(parents.columns)
+        within = tuple(c for c in parents.columns if c != LINE_COUNT)
         carried = statements.carried_table(spec)
-        self.backend.create_staging(self.connection, carried, spec.table_name, ", ".join(within))
-        copy_rows(
-            self.backend,
-            self.connection,
-            carried,
-            parents.unique().with_columns(pl.lit(0).alias(STAGING_ROW)),
-        )
+        self._key_table(carried, spec, parents.unique(), (LINE_COUNT,), indexed=False)
+        self.backend.analyze(self.connection, carried, within)  # else PostgreSQL guesses a few rows
+        query = statements.shrunk_parents(spec, self.partner_id, within)
+        shrunk = self.backend.fetch_text(self.connection, query, list(within))
+        self.connection.exec_driver_sql(f"DROP TABLE {carried}")
+        if shrunk.is_empty():
+            return 0
+        self._key_table(carried, spec, shrunk, indexed=False)
         deleted = self._mark_missing_deleted(spec, file_keys, within)
         self.connection.exec_driver_sql(f"DROP TABLE {carried}")
         return deleted
@@ -307,10 +335,7 @@ class FileLoad:
         if missing.is_empty():
             return 0
         gone = statements.gone_table(spec)
-        self.backend.create_staging(self.connection, gone, spec.table_name, ", ".join(spec.key))
-        copy_rows(
-            self.backend, self.connection, gone, missing.with_columns(pl.lit(0).alias(STAGING_ROW))
-        )
+        self._key_table(gone, spec, missing)
         self.connection.execute(
             _sql(statements.record_deletes(self.backend, spec)),
             {

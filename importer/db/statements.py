@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from importer.db.backends import STAGING_ROW, Backend
 from importer.feeds import FeedSpec
 from importer.feeds.base import HASH_COLUMN, PARTNER_COLUMN
+from importer.reading import LINE_COUNT
 
 
 def staging_table(spec: FeedSpec) -> str:
@@ -139,6 +140,22 @@ def upsert(backend: Backend, spec: FeedSpec) -> str:
         f"updated_at, deleted_at) SELECT {columns}, :job, :job, :now, :now, NULL "
         f"FROM {staging_table(spec)} WHERE true "
         f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {assignments} WHERE {written}"
+    )
+
+
+def shrunk_parents(spec: FeedSpec, partner_id: str, within: Sequence[str]) -> str:
+    """The parents of :func:`carried_table` that have more live lines than their list held:
+    after the merge every line sent is live, so only those have lines to delete. The lines of
+    the carried parents are counted a parent at a time, instead of every key being read back."""
+    carried = carried_table(spec)
+    columns = ", ".join(within)
+    match = " AND ".join(f"n.{column} = c.{column}" for column in within)
+    return (
+        f"SELECT {', '.join(f'CAST(c.{column} AS TEXT)' for column in within)} "
+        f"FROM (SELECT {columns}, COUNT(*) AS live FROM {spec.table_name} "
+        f"WHERE {PARTNER_COLUMN} = {string_literal(partner_id)} AND deleted_at IS NULL "
+        f"AND ({columns}) IN (SELECT {columns} FROM {carried}) GROUP BY {columns}) n "
+        f"JOIN {carried} c ON {match} WHERE n.live > c.{LINE_COUNT}"
     )
 
 
