@@ -3,7 +3,8 @@ import polars as pl
 from importer.feeds import FEEDS
 from importer.file_keys import FileKeys, key_digest
 
-PRODUCTS = FEEDS["products"]
+PRODUCTS = FEEDS["rating_summaries"]
+"""keyed by partner and SKU alone"""
 
 
 def batch(rows: list[tuple[int, str]]) -> pl.DataFrame:
