@@ -24,7 +24,7 @@ from importer import metrics
 from importer.attempt import Checksum, FileAttempt
 from importer.clock import as_utc, utc_now
 from importer.config import Settings
-from importer.db.ledger import ImportJob, JobStatus, Ledger
+from importer.db.ledger import UNFINISHED, ImportJob, JobStatus, Ledger
 from importer.exceptions import SchemaError, TerminalError, TransientError
 from importer.feeds import feeds_sharing_tables
 from importer.inbox import Inbox
@@ -76,8 +76,11 @@ class Pipeline:
         try:
             return self._process_claimed(job, claimed)
         except (TransientError, SchemaError):
-            # Not the file's fault: it waits in incoming/ for the database to be mended.
-            self.inbox.put_back(claimed, partner_id, job.file_name)
+            # Not the file's fault: it waits in incoming/ for the database to be mended. A load
+            # that may have committed stays in processing/: recovery files it by the ledger, and
+            # loading it again later could undo the files applied after it.
+            if job.status != JobStatus.COMPLETED:
+                self.inbox.put_back(claimed, partner_id, job.file_name)
             raise
 
     def _process_claimed(self, job: ImportJob, claimed: Path) -> Outcome:
@@ -207,7 +210,7 @@ class Pipeline:
         the importer down would otherwise do so at every start.
         """
         job = self.ledger.get(job_id) if job_id is not None else None
-        if job is None or job.status in (JobStatus.PENDING, JobStatus.PROCESSING):
+        if job is None or job.status in (*UNFINISHED, JobStatus.ABANDONED):
             self._recover_unfinished(job, claimed, partner_id, file_name)
             return
         job.started_at = job.started_at or job.created_at
@@ -234,7 +237,9 @@ class Pipeline:
     def _recover_unfinished(
         self, job: ImportJob | None, claimed: Path, partner_id: str, file_name: str
     ) -> None:
-        if job is not None:
+        """An ABANDONED job was already counted: a stop between marking it and putting its
+        file back leaves it so, and its file must go back, never be filed as an outcome."""
+        if job is not None and job.status != JobStatus.ABANDONED:
             cut_short = self.ledger.interruptions(partner_id, file_name) + 1
             if cut_short >= self.settings.limits.max_interruptions:
                 self._set_aside(job, claimed, cut_short)

@@ -130,7 +130,7 @@ def test_changed_price_is_one_update_and_one_row_change(pipeline: Pipeline, engi
         ).all()
     assert len(changes) == 1
     row_key, column, old, new = changes[0]
-    assert json.loads(row_key) == ["acme", "A2"] and column == "price"
+    assert json.loads(row_key) == ["acme", "A2", ""] and column == "price"
     assert (float(old), float(new)) == (20.0, 21.5)
     assert (
         scalar(engine, "SELECT COUNT(*) FROM products WHERE last_job_id = :j", j=changed.job_id)
@@ -445,7 +445,12 @@ def test_nested_lines_load_with_their_order_and_a_bad_line_rejects_its_order(
     assert (report["row_count"], report["inserted_count"], report["failed_count"]) == (3, 2, 1)
     assert report["errors"][0]["row"] == 2 and report["errors"][0]["column"] == "lines[1].quantity"
     assert report["children"] == {
-        "order_line_items": {"inserted_count": 3, "updated_count": 0, "unchanged_count": 0}
+        "order_line_items": {
+            "inserted_count": 3,
+            "updated_count": 0,
+            "unchanged_count": 0,
+            "deleted_count": 0,
+        }
     }
     assert scalar(engine, "SELECT COUNT(*) FROM order_line_items WHERE order_number = 'O2'") == 0
     again = report_of(
@@ -561,3 +566,48 @@ def test_a_folder_that_is_no_partner_id_is_left_alone(
     drop_file(pipeline, "bad name", "products.csv", PRODUCTS)
     drop_file(pipeline, "acme", "products.csv", PRODUCTS)
     assert [c.partner for c in waiting(settings, pipeline.inbox)] == ["acme"]
+
+
+def test_a_file_whose_job_was_abandoned_just_before_a_crash_goes_back_to_incoming(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    """Marked ABANDONED, then stopped before the file was put back: it is not an outcome."""
+    path = drop_file(pipeline, "acme", "products.csv", PRODUCTS)
+    job = pipeline.ledger.open_job("acme", path.name, str(path))
+    assert job.id is not None
+    claimed = pipeline.inbox.claim(path, "acme", job.id)
+    job.status, job.stored_path = JobStatus.ABANDONED, str(claimed)
+    pipeline.ledger.update(job)
+    pipeline.recover(claimed, "acme", job.id, "products.csv")
+    assert path.read_text() == PRODUCTS and not claimed.exists()
+    assert not list((pipeline.inbox.root / "done").rglob("products.csv*"))
+    assert scalar(engine, "SELECT COUNT(*) FROM products") == 0
+    loaded = pipeline.process(path, "acme")
+    assert loaded is not None and loaded.status == JobStatus.COMPLETED
+
+
+def test_a_fault_after_the_commit_leaves_the_file_to_recovery_not_to_a_second_load(
+    pipeline: Pipeline, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importer.db.ledger import ImportJob
+    from importer.exceptions import DatabaseUnavailableError
+
+    update = pipeline.ledger.update
+
+    def unreachable_once_loaded(job: ImportJob) -> ImportJob:
+        if job.status == JobStatus.COMPLETED:
+            monkeypatch.setattr(pipeline.ledger, "update", update)
+            raise DatabaseUnavailableError("database unavailable: gone for a moment")
+        return update(job)
+
+    monkeypatch.setattr(pipeline.ledger, "update", unreachable_once_loaded)
+    path = drop_file(pipeline, "acme", "products.csv", PRODUCTS)
+    with pytest.raises(DatabaseUnavailableError):
+        pipeline.process(path, "acme")
+    assert not path.exists()
+    (claimed,) = (pipeline.inbox.processing / "acme").iterdir()
+    job_id = int(claimed.name.partition("-")[0])
+    pipeline.recover(claimed, "acme", job_id, "products.csv")
+    done = list((pipeline.inbox.root / "done").rglob("products.csv"))
+    assert len(done) == 1 and report_of(done[0])["status"] == "COMPLETED"
+    assert scalar(engine, "SELECT COUNT(*) FROM import_jobs") == 1
