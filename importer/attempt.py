@@ -47,6 +47,7 @@ class LoadOptions:
         validation = ValidationContext(
             partner_id=partner_id,
             date_formats=(*spec.date_formats, *(partner.date_formats or feed.date_formats)),
+            timezone=partner.timezone or feed.timezone or "UTC",
         )
         aliases = {**feed.aliases, **partner.aliases}
         return cls(read=read, validation=validation, aliases=aliases, feed=feed, limits=limits)

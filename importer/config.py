@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -209,9 +210,24 @@ class ReadingOptions(_Section):
         "natural order of their names (digits as numbers), for backfills uploaded at once",
     )
     encoding: Encoding | None = None
+    timezone: str | None = Field(
+        default=None,
+        description="IANA zone a date-time without an offset is in (Listrak: America/New_York); "
+        "default UTC",
+    )
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)
     date_formats: list[str] = []
     aliases: dict[str, str] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, timezone: str | None) -> str | None:
+        if timezone is not None:
+            try:
+                zoneinfo.ZoneInfo(timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {timezone!r}: use an IANA name") from exc
+        return timezone
 
 
 class FeedSettings(ReadingOptions):

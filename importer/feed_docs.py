@@ -90,6 +90,8 @@ def _rules(spec: FeedSpec, rule: ColumnRule) -> str:
         notes.append("moved to the Monday of its week")
     if rule.name in spec.lowercase:
         notes.append("stored lower-case")
+    if rule.name in spec.uppercase:
+        notes.append("any text, matched without case, stored upper-case")
     if rule.description and rule.description not in ("",):
         notes.append(rule.description)
     return "; ".join(notes)

@@ -88,10 +88,8 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
         unknown_columns=headers.unknown + [name for name in raw.children if name not in used_lists],
     )
     targets = [spec, *(n.spec for n in nested)]
-    formats = options.validation.date_formats
     known = {
-        t.name: KnownRows(load.known_hashes(t), hash_seed(t, attempt.partner_id, formats))
-        for t in targets
+        t.name: KnownRows(load.known_hashes(t), hash_seed(t, options.validation)) for t in targets
     }
     problems: list[pl.DataFrame] = []
     file_keys = FileKeys(spec)

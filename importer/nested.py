@@ -10,7 +10,7 @@ without the list leaves its lines alone.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -118,7 +118,7 @@ def validate_lines(
         for child, parent in nested.link.inherited.items()
         if parent in inherited
     )
-    prefixed = ValidationContext(context.partner_id, context.date_formats, nested.list_name)
+    prefixed = replace(context, column_prefix=nested.list_name)
     checked = validate_changed(lines, nested.spec, prefixed, known)
     duplicates, _ = duplicate_keys(
         checked.rows.select(ROW, *nested.spec.key), nested.spec.key, keep_last=False

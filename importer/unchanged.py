@@ -54,9 +54,13 @@ def validate_changed(
     return ValidatedBatch(pl.concat(rows, how="diagonal"), pl.concat(problems).cast(PROBLEM_SCHEMA))
 
 
-def hash_seed(spec: FeedSpec, partner_id: str, date_formats: tuple[str, ...]) -> int:
-    """Stable across processes (unlike ``hash()``): equal settings give equal seeds."""
-    identity = repr((RULES_VERSION, spec.name, partner_id, date_formats)).encode()
+def hash_seed(spec: FeedSpec, context: ValidationContext) -> int:
+    """Stable across processes (unlike ``hash()``): equal settings give equal seeds. The same
+    text read under other formats or another time zone may mean other values, so it must ship.
+    UTC, the default, leaves the seeds of loads made before time zones existed as they were."""
+    zone = () if context.timezone == "UTC" else (context.timezone,)
+    settings = (RULES_VERSION, spec.name, context.partner_id, context.date_formats, *zone)
+    identity = repr(settings).encode()
     return int.from_bytes(hashlib.blake2b(identity, digest_size=8).digest()) >> 1
 
 

@@ -43,6 +43,8 @@ class ValidationContext:
     """extra formats, strftime (``%m-%d-%Y``) or spelled out (``MM-DD-YYYY``)"""
     column_prefix: str | None = None
     """for nested records: problems name ``items[2].sku`` instead of ``sku``"""
+    timezone: str = "UTC"
+    """what a date-time without an offset means (IANA name); stored values are UTC"""
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ def _typed(
             parsed = _date(value, formats)
             return parsed.dt.truncate("1w") if rule.name in spec.weeks else parsed
         case Kind.DATETIME:
-            return _datetime(value, formats)
+            return _datetime(value, formats, context.timezone)
     raise AssertionError(rule.kind)
 
 
@@ -170,6 +172,8 @@ def _string(
         )
     if rule.name in spec.lowercase:
         value = value.str.to_lowercase()
+    if rule.name in spec.uppercase:
+        value = value.str.to_uppercase()
     if rule.name in spec.locations:
         value = pl.lit(f"{context.partner_id}-") + value
     return value
@@ -216,16 +220,21 @@ def _is_date_only(fmt: str) -> bool:
     return not any(d in fmt for d in ("%H", "%M", "%S", "%T", "%R"))
 
 
-def _datetime(value: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
+def _datetime(value: pl.Expr, formats: tuple[str, ...], timezone: str) -> pl.Expr:
+    """An offset in the text wins; without one the time is read in ``timezone``. A local time
+    that the zone skips (the hour clocks spring over) is no valid time; one it repeats (the
+    hour they fall back) is taken as the earlier."""
     iso = value.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T").str.replace(r"[zZ]$", "+00:00")
     candidates = [
         iso.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC")
-        for fmt in ISO_DATETIMES_WITH_OFFSET + ISO_DATETIMES_NAIVE
+        for fmt in ISO_DATETIMES_WITH_OFFSET
     ]
-    candidates += [
-        value.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC") for fmt in formats
-    ]
-    parsed = pl.coalesce(candidates)
+    naive = [iso.str.to_datetime(fmt, strict=False, time_unit="us") for fmt in ISO_DATETIMES_NAIVE]
+    naive += [value.str.to_datetime(fmt, strict=False, time_unit="us") for fmt in formats]
+    local = pl.coalesce(naive).dt.replace_time_zone(
+        timezone, ambiguous="earliest", non_existent="null"
+    )
+    parsed = pl.coalesce([*candidates, local.dt.convert_time_zone("UTC")])
     return pl.when(parsed.dt.date().is_between(EARLIEST_DATE, LATEST_DATE)).then(parsed)
 
 

@@ -13,7 +13,7 @@ from importer.validation import ValidationContext
 
 PRODUCTS = FEEDS["products"]
 CONTEXT = ValidationContext("acme")
-SEED = hash_seed(PRODUCTS, "acme", ())
+SEED = hash_seed(PRODUCTS, ValidationContext("acme"))
 
 
 def records(rows: list[tuple[int, str, str]]) -> pl.DataFrame:
@@ -56,15 +56,16 @@ def test_column_order_and_missing_columns_do_not_change_the_hash() -> None:
     assert text_hash(frame, PRODUCTS, SEED).equals(text_hash(reordered, PRODUCTS, SEED))
 
 
-def test_the_seed_follows_partner_and_date_formats() -> None:
+def test_the_seed_follows_partner_date_formats_and_time_zone() -> None:
     seeds = {
-        hash_seed(PRODUCTS, "acme", ()),
-        hash_seed(PRODUCTS, "globex", ()),
-        hash_seed(PRODUCTS, "acme", ("%d/%m/%Y",)),
-        hash_seed(FEEDS["inventory"], "acme", ()),
+        hash_seed(PRODUCTS, ValidationContext("acme")),
+        hash_seed(PRODUCTS, ValidationContext("globex")),
+        hash_seed(PRODUCTS, ValidationContext("acme", ("%d/%m/%Y",))),
+        hash_seed(FEEDS["inventory"], ValidationContext("acme")),
+        hash_seed(PRODUCTS, ValidationContext("acme", timezone="America/New_York")),
     }
-    assert len(seeds) == 4
-    assert hash_seed(PRODUCTS, "acme", ()) == SEED
+    assert len(seeds) == 5
+    assert hash_seed(PRODUCTS, ValidationContext("acme")) == SEED
 
 
 def test_is_in_sorted() -> None:

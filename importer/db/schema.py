@@ -75,8 +75,9 @@ def prepare(engine: Engine, *, auto_upgrade: bool) -> Revision:
     return upgrade(engine)
 
 
-def upgrade(engine: Engine) -> Revision:
-    """Run the migrations the database lacks, under the schema lock; returns where it started."""
+def upgrade(engine: Engine, *, target: str = "head") -> Revision:
+    """Run the migrations the database lacks up to ``target``, under the schema lock; returns
+    where it started."""
     with engine.connect() as connection, connection.begin():
         _lock(connection)
         found = _revision(connection)  # again, now that no one else can be migrating
@@ -84,7 +85,7 @@ def upgrade(engine: Engine) -> Revision:
             raise SchemaError(_newer(found))
         if found.standing != "current":
             # A 0.1.0 database goes through the baseline too: it creates only what is missing.
-            command.upgrade(_config(connection), "head")
+            command.upgrade(_config(connection), target)
     return found
 
 

@@ -39,20 +39,3 @@ class DiscountType(enum.StrEnum):
     REWARD_PROGRAM = "RewardProgram"
     MANUFACTURER_REWARD = "ManufacturerReward"
     CREDIT_CARD_REWARD = "CreditCardReward"
-
-
-class PurchaseOrderStatus(enum.StrEnum):
-    PENDING = "PENDING"
-    APPROVED = "APPROVED"
-    ORDERED = "ORDERED"
-    SHIPPED = "SHIPPED"
-    PARTIALLY_RECEIVED = "PARTIALLY_RECEIVED"
-    RECEIVED = "RECEIVED"
-    CANCELLED = "CANCELLED"
-    CLOSED = "CLOSED"
-
-
-class ReviewStatus(enum.StrEnum):
-    PENDING = "Pending"
-    APPROVED = "Approved"
-    REJECTED = "Rejected"

@@ -18,9 +18,20 @@ class InventoryLevel(FeedRow, table=True):
     location_id: str = Field(
         primary_key=True, max_length=130, description="stored as {partner}-{location}"
     )
-    quantity_on_hand: int = Field(default=0, ge=0, le=1_000_000_000, description="physical stock")
-    quantity_reserved: int = Field(default=0, ge=0, le=1_000_000_000)
-    reorder_point: int = Field(default=0, ge=0, le=1_000_000_000)
+    quantity_on_hand: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        le=1_000_000_000,
+        max_digits=18,
+        decimal_places=4,
+        description="physical stock; a number (weighed goods: 1.5)",
+    )
+    quantity_reserved: Decimal = Field(
+        default=Decimal(0), ge=0, le=1_000_000_000, max_digits=18, decimal_places=4
+    )
+    reorder_point: Decimal = Field(
+        default=Decimal(0), ge=0, le=1_000_000_000, max_digits=18, decimal_places=4
+    )
     as_of: date | None = Field(default=None, description="day the level was counted")
 
 
@@ -58,6 +69,7 @@ DEMAND_HISTORY = FeedSpec(
     aliases={"sku_id": "sku", "week": "week_starting", "week_start": "week_starting"},
     copy_defaults={"forecasted_demand": "actual_demand"},
     locations=("location_id",),
+    uppercase=("channel",),
     weeks=("week_starting",),
     tracked=("actual_demand", "forecasted_demand"),
     examples={"sku": "SKU-1001", "location_id": "WH1", "week_starting": "2026-11-02"},

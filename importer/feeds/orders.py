@@ -38,7 +38,13 @@ class OrderLineItem(FeedRow, table=True):
 
     order_number: str = Field(primary_key=True, max_length=50)
     sku: str = Field(primary_key=True, max_length=100)
-    quantity: int = Field(ge=0, le=2_147_483_647)
+    quantity: Decimal = Field(
+        ge=0,
+        le=1_000_000_000,
+        max_digits=18,
+        decimal_places=4,
+        description="units; a number (the inventory-import document), whole for Listrak",
+    )
     price: Decimal | None = Field(
         default=None, ge=0, max_digits=18, decimal_places=4, description="price of one unit"
     )

@@ -8,7 +8,6 @@ from decimal import Decimal
 from sqlmodel import Field
 
 from importer.feeds.base import FeedRow, timestamp_column
-from importer.feeds.enums import ReviewStatus
 from importer.feeds.spec import FeedSpec
 
 
@@ -41,7 +40,7 @@ REVIEWS = FeedSpec(
     patterns=("reviews*",),
     envelopes=("reviews",),
     aliases={"text": "review_text", "body": "review_text", "review_date": "submitted_at"},
-    choices={"status": ReviewStatus},
+    uppercase=("status",),
     tracked=("rating", "status"),
     examples={"review_id": "R-1", "sku": "SKU-1001", "rating": "5"},
 )

@@ -85,6 +85,8 @@ class FeedSpec:
     weeks: tuple[str, ...] = ()
     """date columns bucketed to the Monday of their week"""
     lowercase: tuple[str, ...] = ()
+    uppercase: tuple[str, ...] = ()
+    """free text matched without case (no documented list): stored upper-case"""
     date_formats: tuple[str, ...] = ()
     """formats accepted besides ISO-8601, before any configured ones"""
     children: tuple[ChildSpec, ...] = ()

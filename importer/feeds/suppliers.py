@@ -8,7 +8,6 @@ from decimal import Decimal
 from sqlmodel import Field
 
 from importer.feeds.base import FeedRow
-from importer.feeds.enums import PurchaseOrderStatus
 from importer.feeds.spec import ChildSpec, FeedSpec
 
 
@@ -73,7 +72,7 @@ PURCHASE_ORDERS = FeedSpec(
     patterns=("purchase_orders*", "purchase-orders*", "po_*"),
     envelopes=("purchase_orders",),
     aliases={"external_po_number": "po_number", "destination": "destination_location_id"},
-    choices={"status": PurchaseOrderStatus},
+    uppercase=("status",),
     locations=("destination_location_id",),
     tracked=("status", "expected_date"),
     children=(

@@ -1,0 +1,150 @@
+"""What the source documents allow is accepted: decimal quantities, open lists, time zones."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from importer.config import load_settings
+from importer.db import schema
+from importer.db.engine import make_engine
+from importer.db.ledger import JobStatus
+from importer.exceptions import ConfigError
+from importer.lifecycle import Pipeline
+from tests.conftest import SettingsFactory, process
+from tests.test_migrations import empty_database_url  # noqa: F401  (a fixture)
+
+
+def rows(engine: Engine, query: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(text(query))]
+
+
+def test_inventory_quantities_are_numbers(pipeline: Pipeline, engine: Engine) -> None:
+    levels = "sku,location_id,quantity_on_hand,quantity_reserved,reorder_point\nA1,WH1,1.5,0.25,2\n"
+    outcome = process(pipeline, "acme", "inventory.csv", levels)
+    assert outcome.status == JobStatus.COMPLETED
+    ((on_hand, reserved, reorder),) = rows(
+        engine, "SELECT quantity_on_hand, quantity_reserved, reorder_point FROM inventory_levels"
+    )
+    assert (float(on_hand), float(reserved), float(reorder)) == (1.5, 0.25, 2.0)
+
+
+def test_an_order_line_quantity_may_be_a_decimal(pipeline: Pipeline, engine: Engine) -> None:
+    lines = "order_number,sku,quantity\nO-1,CHEESE,0.75\n"
+    assert process(pipeline, "acme", "order_line_items.csv", lines).status == JobStatus.COMPLETED
+    assert float(rows(engine, "SELECT quantity FROM order_line_items")[0][0]) == 0.75
+
+
+def test_lists_the_documents_do_not_close_take_any_value_in_one_case(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    orders = [
+        {
+            "po_number": "PO-1",
+            "supplier_id": "S",
+            "destination_location_id": "WH",
+            "status": "draft",
+        },
+        {
+            "po_number": "PO-2",
+            "supplier_id": "S",
+            "destination_location_id": "WH",
+            "status": "Open",
+        },
+    ]
+    assert process(pipeline, "acme", "purchase_orders.json", json.dumps(orders)).status == (
+        JobStatus.COMPLETED
+    )
+    assert rows(engine, "SELECT status FROM purchase_orders ORDER BY po_number") == [
+        ("DRAFT",),
+        ("OPEN",),
+    ]
+    demand = "sku,location_id,week_starting,channel,actual_demand\nA1,WH,2026-11-02,{},3\n"
+    process(pipeline, "acme", "demand_1.csv", demand.format("all"))
+    process(pipeline, "acme", "demand_2.csv", demand.format("ALL").replace(",3\n", ",4\n"))
+    assert [
+        (c, float(d)) for c, d in rows(engine, "SELECT channel, actual_demand FROM demand_history")
+    ] == [("ALL", 4.0)]
+
+
+def _entered(engine: Engine) -> dict[str, datetime]:
+    """SQLite hands back UTC text without a zone, PostgreSQL an aware time."""
+    entered = {}
+    for number, value in rows(engine, "SELECT order_number, date_entered FROM orders"):
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        entered[number] = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return entered
+
+
+def test_a_partner_time_zone_says_what_a_time_without_offset_means(
+    make_settings: SettingsFactory, engine: Engine
+) -> None:
+    settings = make_settings(
+        partners={"acme": {"timezone": "America/New_York"}},
+        feeds={"orders": {"max_error_rate": 0.5}},
+    )
+    pipeline = Pipeline(settings, engine)
+    pipeline.inbox.ensure()
+    orders = [
+        {"order_number": "ET", "date_entered": "2026-11-02T23:30:00"},
+        {"order_number": "OFFSET", "date_entered": "2026-11-02T23:30:00+00:00"},
+        {"order_number": "SKIPPED", "date_entered": "2026-03-08T02:30:00"},
+    ]
+    outcome = process(pipeline, "acme", "orders.json", json.dumps(orders))
+    assert outcome.status == JobStatus.COMPLETED
+    entered = _entered(engine)
+    assert entered["ET"] == datetime(2026, 11, 3, 4, 30, tzinfo=UTC)
+    assert entered["OFFSET"] == datetime(2026, 11, 2, 23, 30, tzinfo=UTC)
+    assert "SKIPPED" not in entered
+    report = json.loads(Path(f"{outcome.path}.report.json").read_text())
+    assert [e["column"] for e in report["errors"]] == ["date_entered"]
+
+
+def test_without_a_time_zone_a_time_without_offset_is_utc(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    orders = [{"order_number": "N", "date_entered": "2026-11-02T23:30:00"}]
+    process(pipeline, "acme", "orders.json", json.dumps(orders))
+    assert _entered(engine)["N"] == datetime(2026, 11, 2, 23, 30, tzinfo=UTC)
+
+
+def test_an_unknown_time_zone_is_refused_with_its_key(tmp_path: Path) -> None:
+    config = tmp_path / "importer.toml"
+    config.write_text('[partners.acme]\ntimezone = "Mars/Olympus"\n')
+    with pytest.raises(ConfigError, match=r"partners\.acme\.timezone: .*unknown time zone"):
+        load_settings(config, environ={})
+
+
+def test_migration_folds_channels_and_widens_quantities(empty_database_url: str) -> None:  # noqa: F811
+    engine = make_engine(empty_database_url)
+    schema.upgrade(engine, target="0003")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO demand_history (partner_id, sku, location_id, week_starting, channel, "
+                "actual_demand, created_at, updated_at) VALUES "
+                "('acme', 'A1', 'acme-WH', '2026-11-02', 'all', 3, '2026-11-02', '2026-11-02'), "
+                "('acme', 'A1', 'acme-WH', '2026-11-02', 'ALL', 4, '2026-11-02', '2026-11-03'), "
+                "('acme', 'A2', 'acme-WH', '2026-11-02', 'web', 5, '2026-11-02', '2026-11-02')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO inventory_levels (partner_id, sku, location_id, quantity_on_hand, "
+                "quantity_reserved, reorder_point) VALUES ('acme', 'A1', 'acme-WH', 7, 1, 2)"
+            )
+        )
+    schema.upgrade(engine)
+    assert schema.differences(engine) == []
+    demand = rows(engine, "SELECT sku, channel, actual_demand FROM demand_history ORDER BY sku")
+    assert [(s, c, float(d)) for s, c, d in demand] == [("A1", "ALL", 4.0), ("A2", "WEB", 5.0)]
+    assert [float(q) for q in rows(engine, "SELECT quantity_on_hand FROM inventory_levels")[0]] == [
+        7.0
+    ]
+    engine.dispose()
