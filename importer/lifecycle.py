@@ -273,34 +273,21 @@ def _take_checksum(job: ImportJob, checksum: Checksum) -> str:
 
 
 def _log_outcome(job: ImportJob, status: JobStatus) -> None:
-    """One line per file, its counts as fields too."""
-    fields = {
-        "partner": job.partner_id,
-        "feed": job.feed,
-        "job_id": job.id,
-        "file": job.file_name,
-        "status": status.value,
-        "rows": job.row_count,
-        "inserted": job.inserted_count,
-        "updated": job.updated_count,
-        "unchanged": job.unchanged_count,
-        "failed": job.failed_count,
-        "duration_ms": job.duration_ms,
-    }
-    logger.bind(**fields).log(
+    """One line per file; loguru keeps the values it is formatted with as the record's fields."""
+    logger.bind(job_id=job.id).log(
         "WARNING" if status == JobStatus.FAILED else "INFO",
-        "{status} {partner}/{file} feed={feed} rows={rows} inserted={ins} updated={upd} "
-        "unchanged={unch} failed={failed} in {ms} ms{why}",
+        "{status} {partner}/{file} feed={feed} rows={rows} inserted={inserted} "
+        "updated={updated} unchanged={unchanged} failed={failed} in {duration_ms} ms{why}",
         status=status.value,
         partner=job.partner_id,
         file=printable(job.file_name),
         feed=job.feed,
         rows=job.row_count,
-        ins=job.inserted_count,
-        upd=job.updated_count,
-        unch=job.unchanged_count,
+        inserted=job.inserted_count,
+        updated=job.updated_count,
+        unchanged=job.unchanged_count,
         failed=job.failed_count,
-        ms=job.duration_ms,
+        duration_ms=job.duration_ms,
         why=f": {job.message}" if job.message else "",
     )
 
