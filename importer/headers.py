@@ -81,7 +81,10 @@ def resolve_headers(
     required = [
         rule.name
         for rule in spec.columns
-        if rule.required and rule.name not in provided and rule.name not in spec.copy_defaults
+        if rule.required
+        and rule.name not in provided
+        and rule.name not in spec.copy_defaults
+        and rule.name not in spec.positions
     ]
     problems += [
         Problem(1, name, None, "required column is missing")

@@ -21,6 +21,7 @@ from importer.exceptions import RetryCarefullyError, UnreadableFileError
 from importer.file_keys import FileKeys
 from importer.headers import HeaderMap, resolve_headers
 from importer.nested import NestedList, nested_lists, validate_lines
+from importer.positions import Positions
 from importer.prefetch import ahead
 from importer.problems import PROBLEM_SCHEMA, reported_value
 from importer.reading import ROW, RawTable, column_name, open_table
@@ -157,8 +158,10 @@ def _keys_of_rows(attempt: FileAttempt, headers: HeaderMap, rows: pl.Series) -> 
     wanted = rows.implode()
     parts = [empty]
     with open_table(attempt.path, attempt.options.read) as raw:
+        positions = Positions(spec)  # numbered over the whole file, as on the first read
         for frame in raw.frames:
-            candidates = headers.named(frame, (ROW,)).filter(pl.col(ROW).is_in(wanted))
+            records = positions.fill(headers.named(frame, (ROW,)))
+            candidates = records.filter(pl.col(ROW).is_in(wanted))
             if not candidates.is_empty():
                 checked = validate(candidates, spec, attempt.options.validation).rows
                 parts.append(checked.select(ROW, *spec.key))
@@ -176,8 +179,9 @@ def _validated(
     lists. The raw text is not handed on, so batches waiting in the queue hold only typed rows."""
     spec, context = attempt.spec, attempt.options.validation
     max_field_chars = attempt.options.limits.max_field_chars
+    positions = Positions(spec)
     for frame in raw.frames:
-        records = headers.named(frame, (ROW,))
+        records = positions.fill(headers.named(frame, (ROW,)))
         own = validate_changed(records, spec, context, known[spec.name])
         too_long = _overlong_values(frame, raw.headers, max_field_chars, raw.nul_free)
         checked = [ValidatedBatch(own.rows, pl.concat([own.problems, too_long]))]

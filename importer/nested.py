@@ -18,6 +18,7 @@ from importer.exceptions import HeaderError
 from importer.feeds import FEEDS, ChildSpec, FeedSpec
 from importer.file_keys import FileKeys
 from importer.headers import HeaderMap, resolve_headers, snake_case
+from importer.positions import fill_from_list
 from importer.problems import Problem
 from importer.reading import ITEM, LINE_COUNT, ROW, RawTable
 from importer.unchanged import KnownRows, validate_changed
@@ -104,6 +105,7 @@ def validate_lines(
     lines = pl.concat(list(nested.table.frames))
     nested.table.frames = iter([lines])
     lines = nested.headers.named(lines.join(records.select(ROW), on=ROW, how="semi"), (ROW, ITEM))
+    lines = fill_from_list(nested.spec, lines)
     inherited = [p for p in nested.link.inherited.values() if p in records.columns]
     lines = lines.join(
         records.select(ROW, *(pl.col(p).alias(f"__parent_{p}") for p in inherited)),

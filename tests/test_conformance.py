@@ -148,3 +148,64 @@ def test_migration_folds_channels_and_widens_quantities(empty_database_url: str)
         7.0
     ]
     engine.dispose()
+
+
+def test_an_order_may_repeat_a_sku_on_lines_of_its_own(pipeline: Pipeline, engine: Engine) -> None:
+    order = {
+        "order_number": "O-1",
+        "items": [
+            {"sku": "A1", "quantity": 1, "price": "10.00", "location_id": "WH1"},
+            {"sku": "A1", "quantity": 2, "price": "8.00", "location_id": "STORE-3"},
+            {"lineNumber": 7, "sku": "B2", "quantity": 1},
+        ],
+    }
+    outcome = process(pipeline, "acme", "orders.json", json.dumps([order]))
+    assert outcome.status == JobStatus.COMPLETED
+    lines = rows(
+        engine,
+        "SELECT line_number, sku, location_id FROM order_line_items ORDER BY line_number",
+    )
+    assert lines == [(1, "A1", "acme-WH1"), (2, "A1", "acme-STORE-3"), (7, "B2", None)]
+
+
+def test_separate_lines_are_numbered_within_their_order_across_batches(
+    make_settings: SettingsFactory, engine: Engine
+) -> None:
+    settings = make_settings(database={"url": str(engine.url), "batch_rows": 1})
+    pipeline = Pipeline(settings, engine)
+    pipeline.inbox.ensure()
+    lines = "order_number,sku,quantity\nO-1,A1,1\nO-2,B1,1\nO-1,A1,3\nO-1,C1,1\n"
+    outcome = process(pipeline, "acme", "order_line_items.csv", lines)
+    assert outcome.status == JobStatus.COMPLETED
+    numbered = rows(
+        engine,
+        "SELECT order_number, line_number, sku, quantity FROM order_line_items ORDER BY 1, 2",
+    )
+    assert [(o, n, s, float(q)) for o, n, s, q in numbered] == [
+        ("O-1", 1, "A1", 1.0),
+        ("O-1", 2, "A1", 3.0),
+        ("O-1", 3, "C1", 1.0),
+        ("O-2", 1, "B1", 1.0),
+    ]
+    repeated = "order_number,line_number,sku,quantity\nO-9,1,A1,1\nO-9,1,B1,1\n"
+    assert process(pipeline, "acme", "order_line_items_2.csv", repeated).status == (
+        JobStatus.FAILED
+    )
+
+
+def test_migration_numbers_existing_lines_within_their_order(empty_database_url: str) -> None:  # noqa: F811
+    engine = make_engine(empty_database_url)
+    schema.upgrade(engine, target="0004")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO order_line_items (partner_id, order_number, sku, quantity) VALUES "
+                "('acme', 'O-1', 'B2', 1), ('acme', 'O-1', 'A1', 2), ('acme', 'O-2', 'A1', 3)"
+            )
+        )
+    schema.upgrade(engine)
+    assert schema.differences(engine) == []
+    assert rows(
+        engine, "SELECT order_number, line_number, sku FROM order_line_items ORDER BY 1, 2"
+    ) == [("O-1", 1, "A1"), ("O-1", 2, "B2"), ("O-2", 1, "A1")]
+    engine.dispose()

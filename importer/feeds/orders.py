@@ -37,7 +37,14 @@ class OrderLineItem(FeedRow, table=True):
     __tablename__ = "order_line_items"
 
     order_number: str = Field(primary_key=True, max_length=50)
-    sku: str = Field(primary_key=True, max_length=100)
+    line_number: int = Field(
+        primary_key=True,
+        ge=1,
+        le=2_147_483_647,
+        description="the line's own number where sent (lineNumber, line_id), else its place in "
+        "the order's list (1, 2, ...)",
+    )
+    sku: str = Field(max_length=100)
     quantity: Decimal = Field(
         ge=0,
         le=1_000_000_000,
@@ -66,7 +73,14 @@ ORDER_LINE_ITEMS = FeedSpec(
     description="Order lines, sent on their own or nested in orders as items/lines.",
     patterns=("order_line_items*", "order-line-items*", "order_lines*", "line_items*"),
     envelopes=("order_line_items", "items", "lines"),
-    aliases={"sku_id": "sku", "external_order_id": "order_number", "unit_price": "price"},
+    aliases={
+        "sku_id": "sku",
+        "external_order_id": "order_number",
+        "unit_price": "price",
+        "line_id": "line_number",
+        "line": "line_number",
+    },
+    positions={"line_number": "order_number"},
     choices={"status": OrderStatus, "discount_type": DiscountType},
     locations=("location_id",),
     tracked=("quantity", "price", "status"),

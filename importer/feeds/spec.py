@@ -84,6 +84,9 @@ class FeedSpec:
     """columns stored as ``{partner}-{location}``"""
     weeks: tuple[str, ...] = ()
     """date columns bucketed to the Monday of their week"""
+    positions: Mapping[str, str] = field(default_factory=dict)
+    """column <- the row's place among the file's rows of the same parent column, where the
+    row does not carry it (a nested line: its place in the list)"""
     lowercase: tuple[str, ...] = ()
     uppercase: tuple[str, ...] = ()
     """free text matched without case (no documented list): stored upper-case"""

@@ -37,7 +37,14 @@ class PurchaseOrderLine(FeedRow, table=True):
     __tablename__ = "purchase_order_lines"
 
     po_number: str = Field(primary_key=True, max_length=100)
-    sku: str = Field(primary_key=True, max_length=100)
+    line_number: int = Field(
+        primary_key=True,
+        ge=1,
+        le=2_147_483_647,
+        description="the line's own number where sent (lineNumber, line_id), else its place in "
+        "the purchase order's list (1, 2, ...)",
+    )
+    sku: str = Field(max_length=100)
     quantity: Decimal = Field(gt=0, max_digits=18, decimal_places=4)
     unit_cost: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
 
@@ -60,7 +67,14 @@ PURCHASE_ORDER_LINES = FeedSpec(
     description="Purchase order lines, on their own or nested in purchase orders as lines.",
     patterns=("purchase_order_lines*", "po_lines*"),
     envelopes=("lines", "purchase_order_lines"),
-    aliases={"sku_id": "sku", "external_po_number": "po_number", "cost": "unit_cost"},
+    aliases={
+        "sku_id": "sku",
+        "external_po_number": "po_number",
+        "cost": "unit_cost",
+        "line_id": "line_number",
+        "line": "line_number",
+    },
+    positions={"line_number": "po_number"},
     tracked=("quantity", "unit_cost"),
     examples={"po_number": "PO-300", "sku": "SKU-1001", "quantity": "120", "unit_cost": "31.50"},
 )

@@ -9,10 +9,10 @@ Revises: 0002
 
 from __future__ import annotations
 
-import warnings
-
 import sqlalchemy as sa
 from alembic import op
+
+from importer.migrations.keys import replace_primary_key
 
 revision = "0003"
 down_revision: str | None = "0002"
@@ -28,29 +28,10 @@ KEYS = {
 def upgrade() -> None:
     for table, key in KEYS.items():
         op.execute(f"UPDATE {table} SET store_id = '' WHERE store_id IS NULL")
-        _rekey(table, key, nullable=False)
+        replace_primary_key(table, key, column="store_id", server_default=sa.text("''"))
 
 
 def downgrade() -> None:
     for table, key in KEYS.items():
-        _rekey(table, tuple(c for c in key if c != "store_id"), nullable=True)
-
-
-def _rekey(table: str, key: tuple[str, ...], *, nullable: bool) -> None:
-    """SQLite rebuilds the table with the new primary key; PostgreSQL swaps the constraint."""
-    default = None if nullable else sa.text("''")
-    if op.get_bind().dialect.name == "sqlite":
-        with warnings.catch_warnings(), op.batch_alter_table(table, recreate="always") as batch:
-            # The rebuilt table is told its new key while the reflected one still names the old:
-            # SQLAlchemy warns, then takes the new key, which is the point.
-            warnings.filterwarnings("ignore", "Table '_alembic_tmp_", sa.exc.SAWarning)
-            batch.alter_column(
-                "store_id", existing_type=sa.String(100), nullable=nullable, server_default=default
-            )
-            batch.create_primary_key(f"{table}_pkey", list(key))
-        return
-    op.drop_constraint(f"{table}_pkey", table, type_="primary")
-    op.alter_column(
-        table, "store_id", existing_type=sa.String(100), nullable=nullable, server_default=default
-    )
-    op.create_primary_key(f"{table}_pkey", table, list(key))
+        old_key = tuple(c for c in key if c != "store_id")
+        replace_primary_key(table, old_key, column="store_id", nullable=True)
