@@ -63,7 +63,7 @@ def _feed_section(spec: FeedSpec, patterns: tuple[str, ...], settings: Settings)
 def _column_row(spec: FeedSpec, rule: ColumnRule) -> str:
     default = ""
     if rule.name in spec.copy_defaults:
-        default = f"= {spec.copy_defaults[rule.name]}"
+        default = "= " + ", else ".join(spec.copy_defaults[rule.name])
     elif rule.default is not None:
         default = f"`{rule.default}`"
     return (

@@ -80,9 +80,12 @@ def validate(
     )
     checked = {rule.name for rule in rules}
     text = text.with_columns(
-        pl.col(_text(target)).fill_null(pl.col(_text(source))).alias(_text(target))
-        for target, source in spec.copy_defaults.items()
-        if target in checked and source in checked
+        pl.coalesce(
+            pl.col(_text(target)),
+            *(_copied(spec, source) for source in sources if source in checked),
+        ).alias(_text(target))
+        for target, sources in spec.copy_defaults.items()
+        if target in checked
     )
     typed = (
         text.with_columns(_typed(rule, spec, context, formats).alias(rule.name) for rule in rules)
@@ -108,8 +111,20 @@ def key_fields(spec: FeedSpec) -> frozenset[str]:
     """The columns that decide a row's key: the key's own, and what a key column defaults to."""
     key = set(spec.key)
     return frozenset(
-        key | {source for target, source in spec.copy_defaults.items() if target in key}
+        key
+        | {
+            source
+            for target, sources in spec.copy_defaults.items()
+            if target in key
+            for source in sources
+        }
     )
+
+
+def _copied(spec: FeedSpec, source: str) -> pl.Expr:
+    """A source's text as the target takes it: lower-case where the source is stored so."""
+    text = pl.col(_text(source))
+    return text.str.to_lowercase() if source in spec.lowercase else text
 
 
 def _text(name: str) -> str:
@@ -243,7 +258,9 @@ def _problem(rule: ColumnRule, spec: FeedSpec) -> pl.Expr:
     text, typed = pl.col(_text(rule.name)), pl.col(rule.name)
     checks: list[tuple[pl.Expr, str]] = []
     if rule.required:
-        checks.append((text.is_null(), "required value is missing"))
+        sources = spec.copy_defaults.get(rule.name, ())
+        missing = f"send {' or '.join(sources)}" if sources else "required value is missing"
+        checks.append((text.is_null(), missing))
     checks.append((text.is_not_null() & typed.is_null(), _type_message(rule)))
     checks += _bounds(rule, typed)
     if rule.max_length is not None:

@@ -209,3 +209,53 @@ def test_migration_numbers_existing_lines_within_their_order(empty_database_url:
         engine, "SELECT order_number, line_number, sku FROM order_line_items ORDER BY 1, 2"
     ) == [("O-1", 1, "A1"), ("O-1", 2, "B2"), ("O-2", 1, "A1")]
     engine.dispose()
+
+
+def test_customers_are_keyed_by_number_else_by_email(
+    make_settings: SettingsFactory, engine: Engine
+) -> None:
+    pipeline = Pipeline(make_settings(feeds={"customers": {"max_error_rate": 0.5}}), engine)
+    pipeline.inbox.ensure()
+    first = [
+        {"customerNumber": "C-1", "email": "Ana@Example.com", "firstName": "Ana"},
+        {"customerNumber": "C-2", "firstName": "Bo"},
+        {"email": "Cy@Example.com", "firstName": "Cy"},
+        {"firstName": "Nobody"},
+    ]
+    outcome = process(pipeline, "acme", "customers.json", json.dumps(first))
+    report = json.loads(Path(f"{outcome.path}.report.json").read_text())
+    assert outcome.status == JobStatus.COMPLETED
+    assert [(e["row"], e["column"], e["error"]) for e in report["errors"]] == [
+        (4, "customer_key", "send customer_number or email")
+    ]
+    moved = [{"customerNumber": "C-1", "email": "ana@new.example", "firstName": "Ana"}]
+    process(pipeline, "acme", "customers_2.json", json.dumps(moved))
+    assert rows(
+        engine, "SELECT customer_key, email, first_name FROM customers ORDER BY customer_key"
+    ) == [
+        ("C-1", "ana@new.example", "Ana"),
+        ("C-2", None, "Bo"),
+        ("cy@example.com", "cy@example.com", "Cy"),
+    ]
+
+
+def test_migration_keys_existing_customers_by_number(empty_database_url: str) -> None:  # noqa: F811
+    engine = make_engine(empty_database_url)
+    schema.upgrade(engine, target="0005")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO customers (partner_id, email, customer_number, first_name, "
+                "created_at, updated_at) VALUES "
+                "('acme', 'old@example.com', 'C-1', 'Old', '2026-11-01', '2026-11-01'), "
+                "('acme', 'new@example.com', 'C-1', 'New', '2026-11-01', '2026-11-02'), "
+                "('acme', 'cy@example.com', NULL, 'Cy', '2026-11-01', '2026-11-01')"
+            )
+        )
+    schema.upgrade(engine)
+    assert schema.differences(engine) == []
+    assert rows(engine, "SELECT customer_key, email FROM customers ORDER BY customer_key") == [
+        ("C-1", "new@example.com"),
+        ("cy@example.com", "cy@example.com"),
+    ]
+    engine.dispose()

@@ -54,7 +54,7 @@ PRODUCTS = FeedSpec(
     patterns=("products*", "product_*", "catalog*"),
     envelopes=("products", "catalog"),
     aliases={"external_id": "sku", "product_id": "sku", "list_price": "price"},
-    copy_defaults={"name": "sku"},
+    copy_defaults={"name": ("sku",)},
     tracked=("name", "price", "msrp", "qoh", "in_stock", "on_sale", "discontinued"),
     examples={"sku": "SKU-1001", "name": "Trail Runner 2", "price": "89.95", "in_stock": "true"},
 )

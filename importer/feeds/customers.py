@@ -13,8 +13,17 @@ from importer.feeds.spec import FeedSpec
 class Customer(FeedRow, table=True):
     __tablename__ = "customers"
 
-    email: str = Field(primary_key=True, max_length=100, description="stored lower-case")
-    customer_number: str | None = Field(default=None, max_length=20)
+    customer_key: str = Field(
+        primary_key=True,
+        max_length=100,
+        description="who the customer is: customer_number when sent, else the e-mail address",
+    )
+    email: str | None = Field(
+        default=None, max_length=100, description="stored lower-case; required without a number"
+    )
+    customer_number: str | None = Field(
+        default=None, max_length=20, description="the CRM identity, where the account has one"
+    )
     first_name: str | None = Field(default=None, max_length=50)
     last_name: str | None = Field(default=None, max_length=50)
     birthday: date | None = Field(default=None)
@@ -35,11 +44,13 @@ class Customer(FeedRow, table=True):
 CUSTOMERS = FeedSpec(
     name="customers",
     model=Customer,
-    description="Customers keyed by e-mail address; a nested address object is flattened.",
+    description="Customers keyed by customer number, else by e-mail address; a nested address "
+    "object is flattened.",
     patterns=("customers*",),
     envelopes=("customers",),
     aliases={"email_address": "email", "zip": "zip_code", "postal_code": "zip_code"},
     lowercase=("email",),
+    copy_defaults={"customer_key": ("customer_number", "email")},
     tracked=("registered", "preferred_store_number", "zip_code"),
     examples={"email": "ana@example.com", "first_name": "Ana", "birthday": "1990-04-01"},
 )

@@ -77,8 +77,9 @@ class FeedSpec:
     patterns: tuple[str, ...]
     tracked: tuple[str, ...]
     aliases: Mapping[str, str] = field(default_factory=dict)
-    copy_defaults: Mapping[str, str] = field(default_factory=dict)
-    """column <- other column when the value is missing (name <- sku)"""
+    copy_defaults: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """column <- the first of these columns with a value, when its own is missing (name <- sku;
+    a customer's key <- customer_number, else email)"""
     choices: Mapping[str, type[enum.StrEnum]] = field(default_factory=dict)
     locations: tuple[str, ...] = ()
     """columns stored as ``{partner}-{location}``"""

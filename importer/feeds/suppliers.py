@@ -56,7 +56,7 @@ SUPPLIERS = FeedSpec(
     patterns=("suppliers*", "vendors*"),
     envelopes=("suppliers",),
     aliases={"external_id": "supplier_id", "supplier_code": "supplier_id"},
-    copy_defaults={"name": "supplier_id"},
+    copy_defaults={"name": ("supplier_id",)},
     tracked=("name", "lead_time_days"),
     examples={"supplier_id": "SUP-7", "name": "Northwind Textiles", "lead_time_days": "21"},
 )

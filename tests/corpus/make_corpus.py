@@ -140,10 +140,10 @@ CASES: dict[str, tuple[bytes, str, list[str]]] = {
         "FAILED",
         ["items[2].quantity", "two"],
     ),
-    "customers_missing_email.json": (
+    "customers_without_identity.json": (
         b'{"customers": [{"firstName": "Ana"}]}',
         "FAILED",
-        ["email", "required column is missing"],
+        ["customer_key", "send customer_number or email"],
     ),
     "pricelist_unknown_feed.csv": (GOOD, "FAILED", ["matches no feed pattern", "products*"]),
     "products with spaces.csv": (GOOD, "COMPLETED", ['"inserted_count": 3']),
