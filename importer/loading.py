@@ -86,7 +86,11 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
     used_lists = {n.list_name for n in nested}
     result = ImportResult(
         feed=spec.name,
-        unknown_columns=headers.unknown + [name for name in raw.children if name not in used_lists],
+        unknown_columns=[
+            *headers.unknown,
+            *(name for name in raw.children if name not in used_lists),
+            *(f"{n.list_name}.{column}" for n in nested for column in n.headers.unknown),
+        ],
     )
     targets = [spec, *(n.spec for n in nested)]
     known = {

@@ -259,3 +259,15 @@ def test_migration_keys_existing_customers_by_number(empty_database_url: str) ->
         ("cy@example.com", "cy@example.com"),
     ]
     engine.dispose()
+
+
+def test_unknown_fields_of_nested_lines_are_reported(pipeline: Pipeline) -> None:
+    order = {
+        "order_number": "O-1",
+        "giftWrap": True,
+        "items": [{"sku": "A1", "quantity": 1, "engraving": "Hi"}],
+    }
+    outcome = process(pipeline, "acme", "orders.json", json.dumps([order]))
+    report = json.loads(Path(f"{outcome.path}.report.json").read_text())
+    assert outcome.status == JobStatus.COMPLETED
+    assert report["unknown_columns"] == ["giftWrap", "items.engraving"]
