@@ -84,8 +84,8 @@ class Pipeline:
             raise
 
     def _process_claimed(self, job: ImportJob, claimed: Path) -> Outcome:
-        """The checksum is taken in a thread while the load starts. Only a file the size of one
-        already loaded can repeat its bytes, so only then is it waited for before loading."""
+        """The checksum is taken in a thread while the load starts; it is waited for before
+        loading only when the file could repeat the latest load's bytes."""
         with ThreadPoolExecutor(1, thread_name_prefix="checksum") as hashing:
             checksum = hashing.submit(sha256_of, claimed)
             job.size_bytes = claimed.stat().st_size
@@ -156,7 +156,7 @@ class Pipeline:
     def _duplicate(self, attempt: FileAttempt, earlier: int) -> Outcome:
         job = attempt.job
         job.status, job.duplicate_of = JobStatus.DUPLICATE, earlier
-        job.message = f"identical bytes were already loaded by job {earlier}; nothing was written"
+        job.message = f"the same bytes as job {earlier}, the latest load; nothing was written"
         return self._finish(job, attempt.path, empty_problems())
 
     def _fail(
