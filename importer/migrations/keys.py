@@ -40,3 +40,17 @@ def replace_primary_key(
         server_default=server_default,
     )
     op.create_primary_key(f"{table}_pkey", table, list(key))
+
+
+def keep_latest(table: str, *, same: str, tiebreak: str) -> None:
+    """Of rows of ``table`` about to share a key, delete all but the one written last.
+
+    ``same`` tells, of another row ``o``, that it will share the key with the row and is not the
+    row itself; ``tiebreak`` decides between rows written at the same time.
+    """
+    written = "COALESCE({0}.updated_at, {0}.created_at)"
+    later, now = written.format("o"), written.format(table)
+    op.execute(
+        f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {table} o WHERE {same} "
+        f"AND ({later} > {now} OR ({later} = {now} AND {tiebreak})))"
+    )

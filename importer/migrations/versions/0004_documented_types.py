@@ -15,6 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from importer.migrations.keys import keep_latest
+
 revision = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | None = None
@@ -46,15 +48,12 @@ def downgrade() -> None:
 
 
 def _fold_demand_channels() -> None:
-    """Keep, of rows whose channels differ only in case, the one updated last."""
+    """Keep, of rows whose channels differ only in case, the one written last."""
     same = " AND ".join(f"o.{c} = demand_history.{c}" for c in DEMAND_KEY)
-    op.execute(
-        "DELETE FROM demand_history WHERE EXISTS (SELECT 1 FROM demand_history o "
-        f"WHERE {same} AND UPPER(o.channel) = UPPER(demand_history.channel) "
-        "AND o.channel <> demand_history.channel "
-        "AND (COALESCE(o.updated_at, o.created_at) > COALESCE(demand_history.updated_at, "
-        "demand_history.created_at) OR (COALESCE(o.updated_at, o.created_at) = "
-        "COALESCE(demand_history.updated_at, demand_history.created_at) "
-        "AND o.channel > demand_history.channel)))"
+    keep_latest(
+        "demand_history",
+        same=f"{same} AND UPPER(o.channel) = UPPER(demand_history.channel) "
+        "AND o.channel <> demand_history.channel",
+        tiebreak="o.channel > demand_history.channel",
     )
     op.execute("UPDATE demand_history SET channel = UPPER(channel) WHERE channel <> UPPER(channel)")

@@ -13,26 +13,21 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from importer.migrations.keys import replace_primary_key
+from importer.migrations.keys import keep_latest, replace_primary_key
 
 revision = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-LATER = (
-    "(COALESCE(o.updated_at, o.created_at) > COALESCE(customers.updated_at, customers.created_at) "
-    "OR (COALESCE(o.updated_at, o.created_at) = COALESCE(customers.updated_at, "
-    "customers.created_at) AND o.email > customers.email))"
-)
-
 
 def upgrade() -> None:
     op.add_column("customers", sa.Column("customer_key", sa.String(100), nullable=True))
-    op.execute(
-        "DELETE FROM customers WHERE customer_number IS NOT NULL AND EXISTS (SELECT 1 FROM "
-        "customers o WHERE o.partner_id = customers.partner_id "
-        f"AND o.customer_number = customers.customer_number AND {LATER})"
+    keep_latest(
+        "customers",
+        same="o.partner_id = customers.partner_id "
+        "AND o.customer_number = customers.customer_number AND o.email <> customers.email",
+        tiebreak="o.email > customers.email",
     )
     op.execute("UPDATE customers SET customer_key = COALESCE(customer_number, email)")
     replace_primary_key("customers", ("partner_id", "customer_key"), column="customer_key")
