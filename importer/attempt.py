@@ -63,8 +63,6 @@ class FileAttempt:
     """where the file lies while it is worked on (``processing/`` for a claimed file)"""
     spec: FeedSpec
     options: LoadOptions
-    loaded_at: datetime
-    """the load's time, stamped on the rows it writes"""
     checksum: Checksum | None = None
 
     @classmethod
@@ -79,22 +77,17 @@ class FileAttempt:
     ) -> FileAttempt:
         assert job.started_at is not None
         options = LoadOptions.of(settings, spec, job.partner_id)
-        return cls(
-            job=job,
-            path=path,
-            spec=spec,
-            options=options,
-            loaded_at=job.started_at,
-            checksum=checksum,
-        )
+        return cls(job=job, path=path, spec=spec, options=options, checksum=checksum)
 
     @property
     def partner_id(self) -> str:
         return self.job.partner_id
 
     @property
-    def dry_run(self) -> bool:
-        return self.job.id is None
+    def loaded_at(self) -> datetime:
+        """The load's time, stamped on the rows it writes: when its job started."""
+        assert self.job.started_at is not None
+        return self.job.started_at
 
     def log_fields(self) -> dict[str, object]:
         """What a log line about this file carries as fields, for filtering JSON logs."""

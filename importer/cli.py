@@ -140,8 +140,7 @@ def _database(settings: Settings, wait: bool = False) -> Iterator[Engine]:
 
     With ``wait`` (the daemon) an unreachable database is retried with backoff instead of failing.
     """
-    engine = _engine(settings)
-    try:
+    with _engine(settings) as engine:
         pause = settings.daemon.poll_interval_s
         while True:
             try:
@@ -154,12 +153,18 @@ def _database(settings: Settings, wait: bool = False) -> Iterator[Engine]:
                 logger.warning("{}; trying again in {:.0f} s", exc, pause)
                 time.sleep(pause)
         yield engine
+
+
+@contextmanager
+def _engine(settings: Settings) -> Iterator[Engine]:
+    """An engine on the database as it is (no schema check), closed again after use."""
+    engine = make_engine(
+        settings.database.url, connect_timeout_s=settings.database.connect_timeout_s
+    )
+    try:
+        yield engine
     finally:
         engine.dispose()
-
-
-def _engine(settings: Settings) -> Engine:
-    return make_engine(settings.database.url, connect_timeout_s=settings.database.connect_timeout_s)
 
 
 def _prepare_schema(engine: Engine, settings: Settings) -> None:
@@ -354,11 +359,8 @@ def _feeds(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    engine = _engine(settings)
-    try:
+    with _engine(settings) as engine:
         found = schema.upgrade(engine)
-    finally:
-        engine.dispose()
     if found.standing == "current":
         print(f"database schema already at {found.head}")
     else:
@@ -368,12 +370,9 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 def _db_status(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 1 unless the database is at head and its tables match the code."""
-    engine = _engine(settings)
-    try:
+    with _engine(settings) as engine:
         found = schema.revision_of(engine)
         drift = schema.differences(engine) if found.standing == "current" else []
-    finally:
-        engine.dispose()
     print(found.describe())
     if found.standing != "current":
         print("run `importer db upgrade` (back the database up first)")

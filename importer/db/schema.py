@@ -9,6 +9,7 @@ never recreated; a database newer than the code is refused and left untouched.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -109,7 +110,9 @@ def _known_revisions() -> set[str]:
     return {script.revision for script in _scripts().walk_revisions()}
 
 
+@functools.cache
 def _scripts() -> ScriptDirectory:
+    """Read once: a start-up asks for the head and the known revisions more than once."""
     return ScriptDirectory.from_config(_config(None))
 
 
