@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, func
 from sqlmodel import Field, SQLModel
@@ -16,6 +17,28 @@ BOOKKEEPING_COLUMNS = frozenset(
 
 def timestamp_column() -> DateTime:
     return DateTime(timezone=True)
+
+
+def store_key(what: str) -> Any:
+    """A ``store_id`` in the key: a key column cannot be NULL, so no store is ``''``."""
+    return Field(
+        default="",
+        primary_key=True,
+        max_length=100,
+        sa_column_kwargs={"server_default": ""},
+        description=f"{what}; empty: the partner's only store",
+    )
+
+
+def line_number_key(parent: str) -> Any:
+    """A line's number in its parent's key: a line may repeat a SKU at another price or place."""
+    return Field(
+        primary_key=True,
+        ge=1,
+        le=2_147_483_647,
+        description="the line's own number where sent (lineNumber, line_id), else its place in "
+        f"the {parent}'s list (1, 2, ...)",
+    )
 
 
 class FeedRow(SQLModel):

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlmodel import Field
 
-from importer.feeds.base import FeedRow
+from importer.feeds.base import FeedRow, store_key
 from importer.feeds.spec import FeedSpec
 
 
@@ -21,13 +21,7 @@ class Product(FeedRow, table=True):
     color: str | None = Field(default=None, max_length=100)
     gender: str | None = Field(default=None, max_length=50)
     master_sku: str | None = Field(default=None, max_length=100)
-    store_id: str = Field(
-        default="",
-        primary_key=True,
-        max_length=100,
-        sa_column_kwargs={"server_default": ""},
-        description="store for multi-store pricing; empty: the partner's only store",
-    )
+    store_id: str = store_key("store for multi-store pricing")
     price: Decimal | None = Field(
         default=None, ge=0, max_digits=18, decimal_places=4, description="list price"
     )

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlmodel import Field
 
-from importer.feeds.base import FeedRow
+from importer.feeds.base import FeedRow, store_key
 from importer.feeds.spec import FeedSpec
 
 
@@ -21,13 +21,7 @@ class CompetitorPrice(FeedRow, table=True):
     currency: str | None = Field(default=None, max_length=3, description="ISO 4217 code")
     in_stock: bool | None = Field(default=None)
     url: str | None = Field(default=None, max_length=500)
-    store_id: str = Field(
-        default="",
-        primary_key=True,
-        max_length=100,
-        sa_column_kwargs={"server_default": ""},
-        description="store the price was seen for; empty: the partner's only store",
-    )
+    store_id: str = store_key("store the price was seen for")
 
 
 COMPETITOR_PRICES = FeedSpec(

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlmodel import Field
 
-from importer.feeds.base import FeedRow, timestamp_column
+from importer.feeds.base import FeedRow, line_number_key, timestamp_column
 from importer.feeds.enums import DiscountType, OrderStatus
 from importer.feeds.spec import ChildSpec, FeedSpec
 
@@ -37,13 +37,7 @@ class OrderLineItem(FeedRow, table=True):
     __tablename__ = "order_line_items"
 
     order_number: str = Field(primary_key=True, max_length=50)
-    line_number: int = Field(
-        primary_key=True,
-        ge=1,
-        le=2_147_483_647,
-        description="the line's own number where sent (lineNumber, line_id), else its place in "
-        "the order's list (1, 2, ...)",
-    )
+    line_number: int = line_number_key("order")
     sku: str = Field(max_length=100)
     quantity: Decimal = Field(
         ge=0,

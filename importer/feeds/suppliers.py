@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlmodel import Field
 
-from importer.feeds.base import FeedRow
+from importer.feeds.base import FeedRow, line_number_key
 from importer.feeds.spec import ChildSpec, FeedSpec
 
 
@@ -37,13 +37,7 @@ class PurchaseOrderLine(FeedRow, table=True):
     __tablename__ = "purchase_order_lines"
 
     po_number: str = Field(primary_key=True, max_length=100)
-    line_number: int = Field(
-        primary_key=True,
-        ge=1,
-        le=2_147_483_647,
-        description="the line's own number where sent (lineNumber, line_id), else its place in "
-        "the purchase order's list (1, 2, ...)",
-    )
+    line_number: int = line_number_key("purchase order")
     sku: str = Field(max_length=100)
     quantity: Decimal = Field(gt=0, max_digits=18, decimal_places=4)
     unit_cost: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
