@@ -43,6 +43,7 @@ class LoadOptions:
             max_file_bytes=limits.max_file_bytes,
             max_decompressed_bytes=limits.max_decompressed_bytes,
             max_json_bytes=limits.max_json_bytes,
+            nested_lists=frozenset(name for link in spec.children for name in link.list_fields),
         )
         validation = ValidationContext(
             partner_id=partner_id,

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 import polars as pl
 
 from importer.exceptions import HeaderError
 from importer.feeds import FeedSpec
+from importer.feeds.base import EXTRA_COLUMN
+from importer.names import snake_case
 from importer.problems import Problem
 from importer.reading import column_name
-
-_ACRONYM_BOUNDARY = re.compile(r"([A-Z]+)([A-Z][a-z])")
-_CAMEL_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])")
-_NON_WORD = re.compile(r"[^0-9A-Za-z]+")
-
-
-def snake_case(header: str) -> str:
-    """``"  externalId"`` -> ``external_id``; ``"Unit Price"`` -> ``unit_price``."""
-    text = header.replace("\ufeff", "").strip()
-    text = _ACRONYM_BOUNDARY.sub(r"\1_\2", text)
-    text = _CAMEL_BOUNDARY.sub(r"\1_\2", text)
-    return _NON_WORD.sub("_", text).strip("_").lower()
 
 
 @dataclass(frozen=True)
@@ -32,14 +22,41 @@ class HeaderMap:
 
     fields: dict[int, str]
     """column position -> feed field, for the columns that load"""
-    unknown: list[str]
-    """raw headers that match no field; reported and ignored"""
+    others: dict[int, str] = dataclass_field(default_factory=dict)
+    """column position -> raw header, for the columns that match no field: kept in ``extra``"""
+
+    @property
+    def unknown(self) -> list[str]:
+        """The raw headers that match no field, for the report."""
+        return list(self.others.values())
 
     def named(self, frame: pl.DataFrame, keep: tuple[str, ...]) -> pl.DataFrame:
-        """Positional columns renamed to the fields they map to; unknown columns dropped."""
+        """Positional columns renamed to the fields they map to; the others gathered in
+        ``extra``."""
         return frame.select(
             *(c for c in keep if c in frame.columns),
             *(pl.col(column_name(position)).alias(name) for position, name in self.fields.items()),
+            self._extra(frame).alias(EXTRA_COLUMN),
+        )
+
+    def _extra(self, frame: pl.DataFrame) -> pl.Expr:
+        """``{"Gift Message": "Happy birthday"}``: each value sent, as text, under its header as
+        sent; empty values left out, and no object where nothing is left."""
+        pairs = [
+            pl.when(pl.col(column_name(position)).str.len_bytes() > 0).then(
+                pl.struct(pl.col(column_name(position)).alias(header))
+                .struct.json_encode()
+                .str.strip_prefix("{")
+                .str.strip_suffix("}")
+            )
+            for position, header in self.others.items()
+            if column_name(position) in frame.columns
+        ]
+        if not pairs:
+            return pl.lit(None, dtype=pl.String)
+        joined = pl.concat_str(pairs, separator=",", ignore_nulls=True)
+        return pl.when(joined.str.len_bytes() > 0).then(
+            pl.concat_str(pl.lit("{"), joined, pl.lit("}"))
         )
 
 
@@ -58,7 +75,7 @@ def resolve_headers(
     alias_map = {snake_case(k): v for k, v in spec.aliases.items()}
     alias_map.update({snake_case(k): v for k, v in aliases.items()})
     fields: dict[int, str] = {}
-    unknown: list[str] = []
+    others: dict[int, str] = {}
     seen: dict[str, list[str]] = {}
     for position, raw in enumerate(raw_headers):
         name = snake_case(raw)
@@ -67,7 +84,7 @@ def resolve_headers(
             fields[position] = field
             seen.setdefault(field, []).append(raw)
         else:
-            unknown.append(raw)
+            others[position] = raw
     problems = [
         Problem(
             1,
@@ -93,4 +110,4 @@ def resolve_headers(
     ]
     if problems:
         raise HeaderError("; ".join(f"{p.column}: {p.error}" for p in problems), problems)
-    return HeaderMap(fields=fields, unknown=unknown)
+    return HeaderMap(fields=fields, others=others)

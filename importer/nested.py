@@ -17,7 +17,8 @@ import polars as pl
 from importer.exceptions import HeaderError
 from importer.feeds import FEEDS, ChildSpec, FeedSpec
 from importer.file_keys import FileKeys
-from importer.headers import HeaderMap, resolve_headers, snake_case
+from importer.headers import HeaderMap, resolve_headers
+from importer.names import snake_case
 from importer.positions import fill_from_list
 from importer.problems import Problem
 from importer.reading import ITEM, LINE_COUNT, ROW, RawTable
@@ -91,7 +92,7 @@ def nested_lists(raw: RawTable, spec: FeedSpec, aliases: Mapping[str, str]) -> l
                         table.headers, child_spec, aliases, provided=frozenset(link.inherited)
                     )
                     if table.headers
-                    else HeaderMap({}, [])
+                    else HeaderMap({})
                 )
                 found.append(NestedList(link, child_spec, list_name, table, headers))
                 break

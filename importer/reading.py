@@ -26,6 +26,7 @@ from typing import Literal
 import polars as pl
 
 from importer.exceptions import UnreadableFileError
+from importer.names import snake_case
 
 Format = Literal["csv", "tsv", "json", "ndjson"]
 ROW = "_row"
@@ -109,6 +110,9 @@ class ReadOptions:
     max_file_bytes: int = 4 << 30
     max_decompressed_bytes: int = 16 << 30
     max_json_bytes: int = 256 << 20
+    nested_lists: frozenset[str] = frozenset()
+    """JSON: the lists of objects that load as lines (``items``); any other such list is kept
+    as JSON text, like a value of its own"""
 
 
 def detect_format(name: str) -> Format | None:
@@ -134,7 +138,7 @@ def open_table(path: Path, options: ReadOptions) -> Iterator[RawTable]:
         if fmt in ("json", "ndjson"):
             _check_json_size(utf8.stat().st_size, options.max_json_bytes)
             _check_utf8(utf8)
-            yield _read_json(utf8, fmt, options.batch_rows)
+            yield _read_json(utf8, fmt, options)
         else:
             delimiter = options.delimiter or ("\t" if fmt == "tsv" else None)
             yield _read_csv(utf8, delimiter, options.batch_rows)
@@ -387,7 +391,7 @@ def _check_json_size(size: int, limit: int) -> None:
         )
 
 
-def _read_json(path: Path, fmt: Format, batch_rows: int) -> RawTable:
+def _read_json(path: Path, fmt: Format, options: ReadOptions) -> RawTable:
     """A JSON array, NDJSON, or an object wrapping one array (``{"products": [...]}``)."""
     try:
         if fmt == "ndjson" or _looks_like_ndjson(path):
@@ -398,7 +402,7 @@ def _read_json(path: Path, fmt: Format, batch_rows: int) -> RawTable:
         raise UnreadableFileError(f"invalid JSON: {_first_line(exc)}") from exc
     frame = _unwrap_envelope(frame)
     return _records_table(
-        frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)), batch_rows
+        frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)), options
     )
 
 
@@ -437,12 +441,15 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
-def _records_table(frame: pl.DataFrame, batch_rows: int) -> RawTable:
+def _records_table(frame: pl.DataFrame, options: ReadOptions) -> RawTable:
     frame = _flatten(frame)
+    batch_rows = options.batch_rows
     lists = [
         n
         for n, t in frame.schema.items()
-        if isinstance(t, pl.List) and isinstance(t.inner, pl.Struct | pl.Null)
+        if isinstance(t, pl.List)
+        and isinstance(t.inner, pl.Struct | pl.Null)
+        and snake_case(n) in options.nested_lists
     ]
     children = {name: _child_table(frame.select(ROW, name), name) for name in lists}
     scalars = [n for n, t in frame.schema.items() if n != ROW and n not in lists]
@@ -484,7 +491,10 @@ def _child_table(frame: pl.DataFrame, name: str) -> RawTable:
 
 def _as_string(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """JSON scalars to text. A list of scalars becomes ``[1, 2]`` text, which validation then
-    reports against the field like any other wrong value; deeper nesting fails the file."""
+    reports against the field like any other wrong value; a list of objects that loads as no
+    lines becomes its JSON text; deeper nesting fails the file."""
+    if isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
+        return pl.format("[{}]", expr.list.eval(pl.element().struct.json_encode()).list.join(","))
     if isinstance(dtype, pl.List | pl.Array):
         inner = dtype.inner
         if isinstance(inner, pl.List | pl.Array | pl.Struct):

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 import polars as pl
 
 from importer.feeds import FeedSpec
-from importer.feeds.base import HASH_COLUMN
+from importer.feeds.base import EXTRA_COLUMN, HASH_COLUMN
 from importer.problems import PROBLEM_SCHEMA
 from importer.validation import ValidatedBatch, ValidationContext, key_fields, validate
 
-RULES_VERSION = 1
-"""raise when validation turns the same text into different values: every row ships once"""
+RULES_VERSION = 2
+"""raise when validation turns the same text into different values, or a field that was dropped
+gets a column (2: documented addresses, discounts, meta and ``extra``): every row ships once"""
 UNCHANGED = "__unchanged"
 """the row was sent exactly as the live one: count it, do not ship it"""
 
@@ -57,7 +58,7 @@ def validate_changed(
 def hash_seed(spec: FeedSpec, context: ValidationContext) -> int:
     """Stable across processes (unlike ``hash()``): equal settings give equal seeds. The same
     text read under other formats or another time zone may mean other values, so it must ship.
-    UTC, the default, leaves the seeds of loads made before time zones existed as they were."""
+    UTC, the default, adds nothing to the seed."""
     zone = () if context.timezone == "UTC" else (context.timezone,)
     settings = (RULES_VERSION, spec.name, context.partner_id, context.date_formats, *zone)
     identity = repr(settings).encode()
@@ -65,12 +66,11 @@ def hash_seed(spec: FeedSpec, context: ValidationContext) -> int:
 
 
 def text_hash(records: pl.DataFrame, spec: FeedSpec, seed: int) -> pl.Series:
-    """The hash of each record's field texts; a field the file lacks counts as empty."""
+    """The hash of each record's field texts, ``extra`` included; a field the file lacks
+    counts as empty."""
     texts = records.select(
-        pl.col(rule.name)
-        if rule.name in records.columns
-        else pl.lit(None, pl.String).alias(rule.name)
-        for rule in spec.columns
+        pl.col(name) if name in records.columns else pl.lit(None, pl.String).alias(name)
+        for name in (*(rule.name for rule in spec.columns), EXTRA_COLUMN)
     )
     return texts.hash_rows(seed=seed).reinterpret(signed=True).alias(HASH_COLUMN)
 

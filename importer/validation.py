@@ -14,7 +14,7 @@ from datetime import date
 import polars as pl
 
 from importer.feeds import ColumnRule, FeedSpec, Kind
-from importer.feeds.base import PARTNER_COLUMN
+from importer.feeds.base import EXTRA_COLUMN, PARTNER_COLUMN
 from importer.problems import PROBLEM_SCHEMA, reported_value
 from importer.reading import ITEM, ROW
 
@@ -26,6 +26,8 @@ ISO_DATETIMES_NAIVE = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", ISO_DATE)
 EARLIEST_DATE = date(1800, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
 _INTEGER = r"^[+-]?\d+(\.0*)?$"
+_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+"""a JSON number (a leading ``+`` and a bare ``.5`` allowed); never NaN or Infinity"""
 _HUMAN_TOKENS = (
     ("YYYY", "%Y"),
     ("MM", "%m"),
@@ -72,7 +74,7 @@ def validate(
     carry: Sequence[str] = (),
 ) -> ValidatedBatch:
     """Check ``frame`` (string columns named by field, plus ``_row``) against ``spec``: every
-    column, or the ``only`` ones; the ``carry`` columns pass through untouched."""
+    column, or the ``only`` ones; the ``carry`` columns, and ``extra``, pass through untouched."""
     rules = [rule for rule in spec.columns if only is None or rule.name in only]
     formats = tuple(strftime_format(f) for f in context.date_formats)
     text = frame.lazy().with_columns(
@@ -97,6 +99,7 @@ def validate(
         pl.lit(context.partner_id).alias(PARTNER_COLUMN),
         *(rule.name for rule in rules),
         *carry,
+        *((EXTRA_COLUMN,) if EXTRA_COLUMN in typed.columns else ()),
     )
     failed = typed.select(
         pl.any_horizontal(pl.col(_error(rule.name)).is_not_null() for rule in rules)
@@ -162,6 +165,9 @@ def _typed(
             )
         case Kind.DECIMAL:
             return _decimal(value, rule)
+        case Kind.NUMBER:
+            number = pl.when(value.str.contains(_NUMBER)).then(value).cast(pl.Float64, strict=False)
+            return pl.when(number.is_finite()).then(number)
         case Kind.BOOLEAN:
             tokens = dict.fromkeys(TRUE_TOKENS, True) | dict.fromkeys(FALSE_TOKENS, False)
             return value.str.to_lowercase().replace_strict(
@@ -300,6 +306,8 @@ def _type_message(rule: ColumnRule) -> str:
             places = rule.decimal_places if rule.decimal_places is not None else 6
             whole = (rule.max_digits or 38) - places
             return f"not a number with at most {whole} digits and {places} decimal places"
+        case Kind.NUMBER:
+            return "not a number: use digits with a decimal point, such as 12.5 or 1.25e-3"
         case Kind.BOOLEAN:
             return "not a boolean: use true/false, yes/no or 1/0"
         case Kind.DATE:

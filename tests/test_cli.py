@@ -120,7 +120,7 @@ def test_feeds_markdown_describes_every_feed(tmp_path: Path, database_url: str) 
         "rating_summaries",
     ):
         assert f"## {feed}\n" in result.stdout
-    assert "| `sku` | text | yes |" in result.stdout
+    assert "| `sku` | `sku`, `externalId`, `productId` | text | yes |" in result.stdout
 
 
 def test_db_upgrade_is_repeatable(tmp_path: Path, database_url: str) -> None:

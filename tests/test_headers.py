@@ -2,7 +2,8 @@ import pytest
 
 from importer.exceptions import HeaderError
 from importer.feeds import FEEDS
-from importer.headers import resolve_headers, snake_case
+from importer.headers import resolve_headers
+from importer.names import snake_case
 
 
 @pytest.mark.parametrize(

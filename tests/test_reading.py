@@ -127,11 +127,20 @@ def test_envelope_with_nested_lines_and_objects(tmp_path: Path) -> None:
         '"items": [{"sku": "a", "quantity": 1}, {"sku": "b", "quantity": 2}]}, '
         '{"orderNumber": "2", "items": [{"sku": "c", "quantity": 3}]}]}'
     )
-    headers, frame, children = read(path)
+    headers, frame, children = read(path, nested_lists=frozenset({"items"}))
     assert headers == ["orderNumber", "address_city"]
     assert frame.rows() == [(1, "1", "Porto"), (2, "2", None)]
     items = children["items"]
     assert items.select("_row", "_item", "_c0").rows() == [(1, 1, "a"), (1, 2, "b"), (2, 1, "c")]
+
+
+def test_a_list_of_objects_that_loads_as_no_lines_is_its_json_text(tmp_path: Path) -> None:
+    path = tmp_path / "products.json"
+    path.write_text('[{"sku": "A1", "images": [{"url": "a.jpg", "w": 2}]}, {"sku": "A2"}]')
+    headers, frame, children = read(path, nested_lists=frozenset({"items"}))
+    assert headers == ["sku", "images"]
+    assert children == {}
+    assert frame.get_column("_c1").to_list() == ['[{"url":"a.jpg","w":2}]', None]
 
 
 def test_broken_json_is_a_clear_error(tmp_path: Path) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, func
+from sqlalchemy import JSON, BigInteger, DateTime, Numeric, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 PARTNER_COLUMN = "partner_id"
 HASH_COLUMN = "row_hash"
+EXTRA_COLUMN = "extra"
+"""the fields a partner sent that have no column, as one JSON object per row"""
 BOOKKEEPING_COLUMNS = frozenset(
     {"first_job_id", "last_job_id", "created_at", "updated_at", "deleted_at", HASH_COLUMN}
 )
@@ -17,6 +20,14 @@ BOOKKEEPING_COLUMNS = frozenset(
 
 def timestamp_column() -> DateTime:
     return DateTime(timezone=True)
+
+
+def number_field(*, required: bool = False, **rules: Any) -> Any:
+    """A value the documents type as a double: any scale, so ``7.19254`` is never refused.
+    PostgreSQL keeps it as ``numeric`` without a fixed scale, exactly as the double prints
+    (``89.95`` stays ``89.95`` and sums stay exact); SQLite as its REAL."""
+    default: dict[str, Any] = {} if required else {"default": None}
+    return Field(**default, sa_type=Numeric(asdecimal=False), **rules)
 
 
 def store_key(what: str) -> Any:
@@ -63,6 +74,11 @@ class FeedRow(SQLModel):
         default=None,
         sa_type=timestamp_column(),
         description="set when a snapshot file no longer contains the row",
+    )
+    extra: dict[str, str] | None = Field(
+        default=None,
+        sa_type=JSON().with_variant(JSONB(), "postgresql"),
+        description="fields the partner sent that have no column: {field as sent: value as text}",
     )
     row_hash: int | None = Field(
         default=None,

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from sqlmodel import Field
 
-from importer.feeds.base import FeedRow, store_key
+from importer.feeds.base import FeedRow, number_field, store_key
+from importer.feeds.documented import MetaColumns
 from importer.feeds.spec import FeedSpec
 
 
-class Product(FeedRow, table=True):
+class Product(MetaColumns, FeedRow, table=True):
     __tablename__ = "products"
 
     sku: str = Field(primary_key=True, max_length=100, description="unique stock number")
@@ -22,12 +21,8 @@ class Product(FeedRow, table=True):
     gender: str | None = Field(default=None, max_length=50)
     master_sku: str | None = Field(default=None, max_length=100)
     store_id: str = store_key("store for multi-store pricing")
-    price: Decimal | None = Field(
-        default=None, ge=0, max_digits=18, decimal_places=4, description="list price"
-    )
-    msrp: Decimal | None = Field(
-        default=None, ge=0, max_digits=18, decimal_places=4, description="retail price"
-    )
+    price: float | None = number_field(ge=0, description="list price")
+    msrp: float | None = number_field(ge=0, description="retail price")
     qoh: int | None = Field(default=None, description="quantity on hand")
     in_stock: bool | None = Field(default=None)
     on_sale: bool | None = Field(default=None)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 from sqlmodel import Field
 
-from importer.feeds.base import FeedRow, store_key
+from importer.feeds.base import FeedRow, number_field, store_key
 from importer.feeds.spec import FeedSpec
 
 
@@ -17,7 +16,7 @@ class CompetitorPrice(FeedRow, table=True):
     sku: str = Field(primary_key=True, max_length=100)
     competitor: str = Field(primary_key=True, max_length=100, description="competitor name")
     observed_on: date = Field(primary_key=True, description="day the price was seen")
-    price: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
+    price: float = number_field(required=True, ge=0)
     currency: str | None = Field(default=None, max_length=3, description="ISO 4217 code")
     in_stock: bool | None = Field(default=None)
     url: str | None = Field(default=None, max_length=500)

@@ -18,9 +18,7 @@ class Customer(FeedRow, table=True):
         max_length=100,
         description="who the customer is: customer_number when sent, else the e-mail address",
     )
-    email: str | None = Field(
-        default=None, max_length=100, description="stored lower-case; required without a number"
-    )
+    email: str | None = Field(default=None, max_length=100, description="required without a number")
     customer_number: str | None = Field(
         default=None, max_length=20, description="the CRM identity, where the account has one"
     )
@@ -34,11 +32,17 @@ class Customer(FeedRow, table=True):
     zip_code: str | None = Field(default=None, max_length=20)
     address_address1: str | None = Field(default=None, max_length=100)
     address_address2: str | None = Field(default=None, max_length=100)
+    address_address3: str | None = Field(default=None, max_length=100)
     address_city: str | None = Field(default=None, max_length=100)
     address_state: str | None = Field(default=None, max_length=100)
     address_country: str | None = Field(default=None, max_length=100)
     preferred_store_number: str | None = Field(default=None, max_length=100)
     registered: bool | None = Field(default=None)
+    meta1: str | None = Field(default=None, max_length=250, description="additional information")
+    meta2: str | None = Field(default=None, max_length=250)
+    meta3: str | None = Field(default=None, max_length=250)
+    meta4: str | None = Field(default=None, max_length=250)
+    meta5: str | None = Field(default=None, max_length=250)
 
 
 CUSTOMERS = FeedSpec(
@@ -50,6 +54,7 @@ CUSTOMERS = FeedSpec(
     envelopes=("customers",),
     aliases={"email_address": "email", "zip": "zip_code", "postal_code": "zip_code"},
     lowercase=("email",),
+    objects=("address",),
     copy_defaults={"customer_key": ("customer_number", "email")},
     tracked=("registered", "preferred_store_number", "zip_code"),
     examples={"email": "ana@example.com", "first_name": "Ana", "birthday": "1990-04-01"},

@@ -7,12 +7,18 @@ from decimal import Decimal
 
 from sqlmodel import Field
 
-from importer.feeds.base import FeedRow, line_number_key, timestamp_column
+from importer.feeds.base import FeedRow, line_number_key, number_field, timestamp_column
+from importer.feeds.documented import (
+    UNDOCUMENTED_LENGTH,
+    BillingAddressColumns,
+    MetaColumns,
+    ShippingAddressColumns,
+)
 from importer.feeds.enums import DiscountType, OrderStatus
 from importer.feeds.spec import ChildSpec, FeedSpec
 
 
-class Order(FeedRow, table=True):
+class Order(MetaColumns, ShippingAddressColumns, BillingAddressColumns, FeedRow, table=True):
     __tablename__ = "orders"
 
     order_number: str = Field(primary_key=True, max_length=50)
@@ -22,18 +28,30 @@ class Order(FeedRow, table=True):
     status: str | None = Field(default=None, max_length=16)
     store_number: str | None = Field(default=None, max_length=100)
     source: str | None = Field(default=None, max_length=25, description="online, POS, ...")
+    associate_id: str | None = Field(default=None, max_length=UNDOCUMENTED_LENGTH)
     coupon_code: str | None = Field(default=None, max_length=32)
-    item_total: Decimal | None = Field(default=None, max_digits=18, decimal_places=4)
-    tax_total: Decimal | None = Field(default=None, max_digits=18, decimal_places=4)
-    shipping_total: Decimal | None = Field(default=None, max_digits=18, decimal_places=4)
-    handling_total: Decimal | None = Field(default=None, max_digits=18, decimal_places=4)
-    order_total: Decimal | None = Field(default=None, max_digits=18, decimal_places=4)
+    item_total: float | None = number_field(description="the items' total (subtotal)")
+    tax_total: float | None = number_field()
+    shipping_total: float | None = number_field()
+    handling_total: float | None = number_field()
+    order_total: float | None = number_field()
+    discount_total: float | None = number_field(description="deprecated by Listrak in 2022")
+    merchandise_discount: float | None = number_field()
+    merchandise_discount_type: str | None = Field(default=None, max_length=32)
+    merchandise_discount_description: str | None = Field(
+        default=None, max_length=UNDOCUMENTED_LENGTH
+    )
+    non_merchandise_discount: float | None = number_field()
+    non_merchandise_discount_type: str | None = Field(default=None, max_length=32)
+    non_merchandise_discount_description: str | None = Field(
+        default=None, max_length=UNDOCUMENTED_LENGTH
+    )
     shipping_method: str | None = Field(default=None, max_length=32)
     ship_date: datetime | None = Field(default=None, sa_type=timestamp_column())
     tracking_number: str | None = Field(default=None, max_length=32)
 
 
-class OrderLineItem(FeedRow, table=True):
+class OrderLineItem(MetaColumns, FeedRow, table=True):
     __tablename__ = "order_line_items"
 
     order_number: str = Field(primary_key=True, max_length=50)
@@ -46,18 +64,18 @@ class OrderLineItem(FeedRow, table=True):
         decimal_places=4,
         description="units; a number (the inventory-import document), whole for Listrak",
     )
-    price: Decimal | None = Field(
-        default=None, ge=0, max_digits=18, decimal_places=4, description="price of one unit"
-    )
-    discounted_price: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=4)
-    item_total: Decimal | None = Field(default=None, max_digits=18, decimal_places=4)
-    item_discount_total: Decimal | None = Field(default=None, max_digits=18, decimal_places=4)
+    price: float | None = number_field(ge=0, description="price of one unit")
+    discounted_price: float | None = number_field(ge=0)
+    item_total: float | None = number_field()
+    item_discount_total: float | None = number_field()
     discount_type: str | None = Field(default=None, max_length=32)
+    discount_description: str | None = Field(default=None, max_length=UNDOCUMENTED_LENGTH)
     location_id: str | None = Field(
         default=None, max_length=130, description="fulfillment location"
     )
     status: str | None = Field(default=None, max_length=16)
     ship_date: datetime | None = Field(default=None, sa_type=timestamp_column())
+    shipping_method: str | None = Field(default=None, max_length=32)
     tracking_number: str | None = Field(default=None, max_length=32)
 
 
@@ -92,7 +110,12 @@ ORDERS = FeedSpec(
         "order_id": "order_number",
         "order_date": "date_entered",
     },
-    choices={"status": OrderStatus},
+    objects=("billing_address", "shipping_address"),
+    choices={
+        "status": OrderStatus,
+        "merchandise_discount_type": DiscountType,
+        "non_merchandise_discount_type": DiscountType,
+    },
     tracked=("status", "order_total", "ship_date", "tracking_number"),
     children=(
         ChildSpec(

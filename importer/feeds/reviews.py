@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from sqlmodel import Field
 
-from importer.feeds.base import FeedRow, timestamp_column
+from importer.feeds.base import FeedRow, number_field, timestamp_column
 from importer.feeds.spec import FeedSpec
 
 
@@ -29,7 +28,7 @@ class RatingSummary(FeedRow, table=True):
     __tablename__ = "rating_summaries"
 
     sku: str = Field(primary_key=True, max_length=100)
-    average_rating: Decimal = Field(ge=0, le=5, max_digits=3, decimal_places=2)
+    average_rating: float = number_field(required=True, ge=0, le=5)
     review_count: int = Field(ge=0, le=2_147_483_647)
 
 

@@ -7,6 +7,7 @@ Validation rules are not written twice: each :class:`ColumnRule` is read off the
 from __future__ import annotations
 
 import enum
+import inspect
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,13 +20,15 @@ from annotated_types import Ge, Gt, Le, Lt, MaxLen
 from pydantic.fields import FieldInfo
 from sqlmodel import SQLModel
 
-from importer.feeds.base import BOOKKEEPING_COLUMNS, PARTNER_COLUMN
+from importer.feeds.base import BOOKKEEPING_COLUMNS, EXTRA_COLUMN, PARTNER_COLUMN
 
 
 class Kind(enum.StrEnum):
     STRING = "string"
     INTEGER = "integer"
     DECIMAL = "decimal"
+    NUMBER = "number"
+    """a double, as the documents type it: any scale"""
     BOOLEAN = "boolean"
     DATE = "date"
     DATETIME = "datetime"
@@ -35,6 +38,7 @@ _KINDS: dict[type, Kind] = {
     str: Kind.STRING,
     int: Kind.INTEGER,
     Decimal: Kind.DECIMAL,
+    float: Kind.NUMBER,
     bool: Kind.BOOLEAN,
     date: Kind.DATE,
     datetime: Kind.DATETIME,
@@ -94,6 +98,9 @@ class FeedSpec:
     date_formats: tuple[str, ...] = ()
     """formats accepted besides ISO-8601, before any configured ones"""
     children: tuple[ChildSpec, ...] = ()
+    objects: tuple[str, ...] = ()
+    """nested objects whose fields arrive flattened (``billing_address`` for
+    ``billingAddress.firstName``), as the partner guide spells them"""
     envelopes: tuple[str, ...] = ()
     """keys of a JSON object wrapping the records: ``{"products": [...]}``"""
     examples: Mapping[str, str] = field(default_factory=dict)
@@ -109,17 +116,20 @@ class FeedSpec:
 
     @cached_property
     def columns(self) -> tuple[ColumnRule, ...]:
-        """The columns a file may carry, in table order (bookkeeping columns excluded)."""
+        """The columns a file may carry (bookkeeping columns excluded): the model's own first,
+        then the groups it shares (addresses, meta)."""
+        own = set(inspect.get_annotations(self.model))
+        names = sorted(self.model.model_fields, key=lambda name: name not in own)
         return tuple(
-            self._rule(name, info)
-            for name, info in self.model.model_fields.items()
-            if name not in BOOKKEEPING_COLUMNS and name != PARTNER_COLUMN
+            self._rule(name, self.model.model_fields[name])
+            for name in names
+            if name not in BOOKKEEPING_COLUMNS and name not in (PARTNER_COLUMN, EXTRA_COLUMN)
         )
 
     @cached_property
     def data_columns(self) -> tuple[str, ...]:
-        """Every column loaded from a file, ``partner_id`` first."""
-        return (PARTNER_COLUMN, *(column.name for column in self.columns))
+        """Every column loaded from a file, ``partner_id`` first and ``extra`` last."""
+        return (PARTNER_COLUMN, *(column.name for column in self.columns), EXTRA_COLUMN)
 
     def column(self, name: str) -> ColumnRule:
         return next(rule for rule in self.columns if rule.name == name)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlmodel import Field
 
-from importer.feeds.base import FeedRow, line_number_key
+from importer.feeds.base import FeedRow, line_number_key, number_field
 from importer.feeds.spec import ChildSpec, FeedSpec
 
 
@@ -40,7 +40,7 @@ class PurchaseOrderLine(FeedRow, table=True):
     line_number: int = line_number_key("purchase order")
     sku: str = Field(max_length=100)
     quantity: Decimal = Field(gt=0, max_digits=18, decimal_places=4)
-    unit_cost: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
+    unit_cost: float = number_field(required=True, ge=0)
 
 
 SUPPLIERS = FeedSpec(

@@ -119,7 +119,12 @@ CASES: dict[str, tuple[bytes, str, list[str]]] = {
         ["name", "longer than 250"],
     ),
     "products_bad_boolean.csv": (b"sku,in_stock\nA1,maybe\n", "FAILED", ["in_stock", "maybe"]),
-    "products_too_many_decimals.csv": (H + b"A1,x,1.23456\n", "FAILED", ["4 decimal places"]),
+    "inventory_too_many_decimals.csv": (
+        b"sku,location_id,quantity_on_hand\nA1,WH1,1.23456\n",
+        "FAILED",
+        ["quantity_on_hand", "4 decimal places"],
+    ),
+    "products_price_not_a_number.csv": (H + b"A1,x,NaN\n", "FAILED", ["price", "not a number"]),
     "orders_bad_status.json": (
         b'[{"orderNumber": "1", "status": "Teleported"}]',
         "FAILED",
