@@ -15,6 +15,8 @@ from importer.names import snake_case
 from importer.problems import Problem
 from importer.reading import column_name
 
+_RECORD = "__record"
+
 
 @dataclass(frozen=True)
 class HeaderMap:
@@ -33,31 +35,54 @@ class HeaderMap:
     def named(self, frame: pl.DataFrame, keep: tuple[str, ...]) -> pl.DataFrame:
         """Positional columns renamed to the fields they map to; the others gathered in
         ``extra``."""
-        return frame.select(
+        named = frame.select(
             *(c for c in keep if c in frame.columns),
             *(pl.col(column_name(position)).alias(name) for position, name in self.fields.items()),
-            self._extra(frame).alias(EXTRA_COLUMN),
+        )
+        return named.with_columns(self._extra(frame))
+
+    def _extra(self, frame: pl.DataFrame) -> pl.Series:
+        """``{"Gift Message": "Happy birthday"}``: each value sent, as text, under its header as
+        sent; empty values left out, and no object where nothing is left. Built from the values
+        in one long column, so a file of thousands of unknown columns costs what its cells do."""
+        present = set(frame.columns)
+        others = {column_name(p): h for p, h in self.others.items() if column_name(p) in present}
+        if not others:
+            return pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias(EXTRA_COLUMN)
+        pairs = (
+            frame.select(*others)
+            .with_row_index(_RECORD)
+            .unpivot(index=_RECORD, variable_name="column", value_name="value")
+            .filter(pl.col("value").str.len_bytes() > 0)
+            .select(
+                _RECORD,
+                pl.concat_str(
+                    _json_string(pl.col("column").replace_strict(others)),
+                    pl.lit(":"),
+                    _json_string(pl.col("value")),
+                ).alias("pair"),
+            )
+            .group_by(_RECORD, maintain_order=True)
+            .agg(
+                pl.concat_str(pl.lit("{"), pl.col("pair").str.join(","), pl.lit("}")).alias("pair")
+            )
+        )
+        return (
+            pl.DataFrame({_RECORD: pl.int_range(frame.height, eager=True, dtype=pl.UInt32)})
+            .join(pairs, on=_RECORD, how="left")
+            .get_column("pair")
+            .alias(EXTRA_COLUMN)
         )
 
-    def _extra(self, frame: pl.DataFrame) -> pl.Expr:
-        """``{"Gift Message": "Happy birthday"}``: each value sent, as text, under its header as
-        sent; empty values left out, and no object where nothing is left."""
-        pairs = [
-            pl.when(pl.col(column_name(position)).str.len_bytes() > 0).then(
-                pl.struct(pl.col(column_name(position)).alias(header))
-                .struct.json_encode()
-                .str.strip_prefix("{")
-                .str.strip_suffix("}")
-            )
-            for position, header in self.others.items()
-            if column_name(position) in frame.columns
-        ]
-        if not pairs:
-            return pl.lit(None, dtype=pl.String)
-        joined = pl.concat_str(pairs, separator=",", ignore_nulls=True)
-        return pl.when(joined.str.len_bytes() > 0).then(
-            pl.concat_str(pl.lit("{"), joined, pl.lit("}"))
-        )
+
+def _json_string(text: pl.Expr) -> pl.Expr:
+    """A string as a JSON literal, escapes and all: ``{"v":"..."}`` without its wrapping."""
+    return (
+        pl.struct(text.alias("v"))
+        .struct.json_encode()
+        .str.strip_prefix('{"v":')
+        .str.strip_suffix("}")
+    )
 
 
 def resolve_headers(

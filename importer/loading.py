@@ -198,7 +198,8 @@ def _overlong_values(
 ) -> pl.DataFrame:
     """Values, in any column (known or not), longer than ``limits.max_field_chars`` or holding a
     NUL character (no database stores one in text)."""
-    columns = [column_name(i) for i in range(len(headers)) if column_name(i) in frame.columns]
+    present = set(frame.columns)
+    columns = [column_name(i) for i in range(len(headers)) if column_name(i) in present]
     suspect = pl.any_horizontal(  # byte length bounds the character count: a cheap first pass
         pl.col(c).str.len_bytes() > limit
         if nul_free
@@ -221,7 +222,7 @@ def _overlong_values(
             .alias("error"),
         )
         for i, header in enumerate(headers)
-        if column_name(i) in frame.columns
+        if column_name(i) in present
     ]
     return pl.concat(parts).cast(PROBLEM_SCHEMA) if parts else pl.DataFrame(schema=PROBLEM_SCHEMA)
 
