@@ -15,7 +15,12 @@ from pathlib import Path
 from loguru import logger
 
 from importer.db.ledger import JobStatus
-from importer.exceptions import SchemaError, TerminalError, TransientError
+from importer.exceptions import (
+    SchemaError,
+    TerminalError,
+    TransientError,
+    UntakeableFileError,
+)
 from importer.lifecycle import Pipeline
 from importer.locks import Lane, LaneLocks
 from importer.logs import printable
@@ -43,7 +48,8 @@ class Dispatcher:
         self._busy: set[Lane] = set()
         self._futures: set[Future[None]] = set()
         self.failed_files = 0
-        """files that ended FAILED (``importer process`` exits 1 on any)"""
+        """files that ended FAILED or could not be taken (``importer process`` exits 1 on any)"""
+        self._told_untakeable: set[Path] = set()
         self.fault: TransientError | None = None
         """the last transient fault a worker met; the caller backs off and clears it"""
         self.fatal: SchemaError | None = None
@@ -110,9 +116,30 @@ class Dispatcher:
             except TransientError as exc:
                 self.fault = exc
                 return
+            except UntakeableFileError as exc:
+                self._untakeable(candidate.path, exc)
+                continue
+            except SchemaError:
+                raise
+            except Exception:
+                # The pipeline could not even record a failure: recovery settles the file at
+                # the next start; this worker goes on with the lane's next file.
+                logger.exception("internal error; {} is left for recovery", candidate.path.name)
+                with self._guard:
+                    self.failed_files += 1
+                continue
             if outcome is not None and outcome.status == JobStatus.FAILED:
                 with self._guard:
                     self.failed_files += 1
+
+    def _untakeable(self, path: Path, exc: UntakeableFileError) -> None:
+        """Told once per file, not at every rescan; counted as a failure for ``process``."""
+        with self._guard:
+            self.failed_files += 1
+            first = path not in self._told_untakeable
+            self._told_untakeable.add(path)
+        if first:
+            logger.error("{}", exc)
 
 
 def reconcile(pipeline: Pipeline, locks: LaneLocks) -> None:

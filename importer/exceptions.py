@@ -53,6 +53,11 @@ class ThresholdExceededError(TerminalError):
     """Too many rows failed validation; nothing of the file is loaded."""
 
 
+class UntakeableFileError(ImporterError):
+    """A waiting file cannot be taken (its folder cannot be written): it stays where it is,
+    nothing is recorded, and the operator is told once."""
+
+
 class TransientError(ImporterError):
     """A fault outside the file (database down, disk full); the same file may succeed later."""
 

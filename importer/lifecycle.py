@@ -25,7 +25,12 @@ from importer.attempt import Checksum, FileAttempt
 from importer.clock import as_utc, utc_now
 from importer.config import Settings
 from importer.db.ledger import UNFINISHED, ImportJob, JobStatus, Ledger
-from importer.exceptions import SchemaError, TerminalError, TransientError
+from importer.exceptions import (
+    SchemaError,
+    TerminalError,
+    TransientError,
+    UntakeableFileError,
+)
 from importer.feeds import feeds_sharing_tables
 from importer.inbox import Inbox
 from importer.loading import ImportResult, load_file
@@ -36,6 +41,15 @@ from importer.report import apply_counts, build_report, write_reports
 from importer.routing import route
 
 HASH_CHUNK_BYTES = 1 << 20
+COUNT_FIELDS = (
+    "row_count",
+    "processed_count",
+    "inserted_count",
+    "updated_count",
+    "unchanged_count",
+    "failed_count",
+    "deleted_count",
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +86,12 @@ class Pipeline:
         except FileNotFoundError:
             self.ledger.forget(job.id)
             return None
+        except OSError as exc:
+            self.ledger.forget(job.id)
+            raise UntakeableFileError(
+                f"{path} cannot be moved to processing/: {exc.strerror} ({exc.filename}); "
+                "the file stays where it is until the importer may write both folders"
+            ) from exc
         job.stored_path, job.started_at = str(claimed), utc_now()
         try:
             return self._process_claimed(job, claimed)
@@ -82,6 +102,30 @@ class Pipeline:
             if job.status != JobStatus.COMPLETED:
                 self.inbox.put_back(claimed, partner_id, job.file_name)
             raise
+        except Exception as exc:
+            return self._after_defect(job, claimed, exc)
+
+    def _after_defect(self, job: ImportJob, claimed: Path, exc: Exception) -> Outcome | None:
+        """An error nobody planned for still gives the file an outcome: FAILED, in ``failed/``,
+        with a report that says so (the traceback goes to the log, never to the partner). A job
+        already COMPLETED has its rows committed: it stays in ``processing/``, where recovery
+        files it as done at the next start."""
+        fields = {"partner": job.partner_id, "job_id": job.id, "file": job.file_name}
+        logger.bind(**fields).opt(exception=exc).error(
+            "internal error while processing {}/{}", job.partner_id, printable(job.file_name)
+        )
+        if job.status == JobStatus.COMPLETED:
+            return None
+        for count in COUNT_FIELDS:  # a count that did not fit the ledger must not fail it again
+            setattr(job, count, 0)
+        if job.sha256 is None:  # so that a retry of these bytes is recognised as one
+            job.sha256, job.size_bytes = sha256_of(claimed)
+        job.status = JobStatus.FAILED
+        job.message = (
+            f"internal error ({type(exc).__name__}) while processing the file; nothing was "
+            "loaded; the operator has the details in the log"
+        )
+        return self._finish(job, claimed, empty_problems())
 
     def _process_claimed(self, job: ImportJob, claimed: Path) -> Outcome:
         """The checksum is taken in a thread while the load starts; it is waited for before
@@ -111,15 +155,6 @@ class Pipeline:
             result = load_file(attempt, self.engine, finish=partial(self._complete, attempt))
         except TerminalError as exc:
             return self._fail(attempt, str(exc), problems_frame(exc.problems))
-        except (TransientError, SchemaError):
-            raise
-        except Exception as exc:
-            # A defect must cost one file, not the daemon: the file waits in failed/ for a retry.
-            logger.bind(**attempt.log_fields()).exception(
-                "internal error while loading {}/{}", job.partner_id, printable(job.file_name)
-            )
-            message = f"internal error ({type(exc).__name__}); the operator has the details"
-            return self._fail(attempt, message, empty_problems())
         if result.rejection is not None:
             return self._fail(attempt, result.rejection, result.problems, result)
         # The load stamped its job inside its own transaction; the commit, which on SQLite writes
