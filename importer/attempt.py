@@ -43,6 +43,8 @@ class LoadOptions:
             max_file_bytes=limits.max_file_bytes,
             max_decompressed_bytes=limits.max_decompressed_bytes,
             max_json_bytes=limits.max_json_bytes,
+            max_record_bytes=limits.max_record_bytes,
+            max_columns=limits.max_columns,
             nested_lists=frozenset(name for link in spec.children for name in link.list_fields),
         )
         validation = ValidationContext(

@@ -181,6 +181,13 @@ class LimitSettings(_Section):
         ge=1,
         description="JSON and NDJSON are parsed whole, in about 13 times their size of memory",
     )
+    max_record_bytes: int = Field(
+        default=32 << 20,
+        ge=1024,
+        description="one CSV record, JSON record or NDJSON line; a longer one fails the file, "
+        "naming its line",
+    )
+    max_columns: int = Field(default=2000, ge=1, description="columns of a file")
     max_rows: int = Field(default=50_000_000, ge=1)
     max_field_chars: int = Field(default=100_000, ge=1, description="longest single value")
     max_interruptions: int = Field(

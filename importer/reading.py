@@ -13,29 +13,38 @@ import codecs
 import contextlib
 import csv
 import gzip
-import io
+import itertools
 import re
 import shutil
 import tempfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
 
+from importer.csv_records import (
+    CSV_BLOCK_BYTES,
+    UnplacedRecordError,
+    bounded_lines,
+    exact_records,
+    record_blocks,
+)
 from importer.exceptions import UnreadableFileError
 from importer.names import snake_case
+from importer.sniffing import GZIP_MAGIC, ends_lines_with_cr, text_encoding, with_line_feeds
 
 Format = Literal["csv", "tsv", "json", "ndjson"]
 ROW = "_row"
 ITEM = "_item"
 LINE_COUNT = "_lines"
 """the number of lines a parent's nested list held"""
-GZIP_MAGIC = b"\x1f\x8b"
 DELIMITER_CANDIDATES = (",", ";", "\t", "|")
-CSV_BLOCK_BYTES = 4 << 20
+MAX_HEADER_CHARS = 1000
+SEP_LINE = re.compile(r"sep=(.)\r?\n?")
+"""a spreadsheet's first line naming the separator: ``sep=;``"""
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 """what a text editor counts as the end of a line, inside quoted values too"""
 _SUFFIX_FORMATS: dict[str, Format] = {
@@ -110,6 +119,8 @@ class ReadOptions:
     max_file_bytes: int = 4 << 30
     max_decompressed_bytes: int = 16 << 30
     max_json_bytes: int = 256 << 20
+    max_record_bytes: int = 32 << 20
+    max_columns: int = 2000
     nested_lists: frozenset[str] = frozenset()
     """JSON: the lists of objects that load as lines (``items``); any other such list is kept
     as JSON text, like a value of its own"""
@@ -133,7 +144,10 @@ def open_table(path: Path, options: ReadOptions) -> Iterator[RawTable]:
         )
     with tempfile.TemporaryDirectory(prefix="importer-") as scratch:
         plain = _decompressed(path, Path(scratch), options.max_decompressed_bytes)
-        utf8 = _as_utf8(plain, options.encoding, Path(scratch))
+        encoding = text_encoding(plain) or options.encoding
+        utf8 = _as_utf8(plain, encoding, Path(scratch))
+        if ends_lines_with_cr(utf8):
+            utf8 = with_line_feeds(utf8, Path(scratch) / "lines")
         fmt = detect_format(path.name) or _sniff_format(utf8)
         if fmt in ("json", "ndjson"):
             _check_json_size(utf8.stat().st_size, options.max_json_bytes)
@@ -141,7 +155,7 @@ def open_table(path: Path, options: ReadOptions) -> Iterator[RawTable]:
             yield _read_json(utf8, fmt, options)
         else:
             delimiter = options.delimiter or ("\t" if fmt == "tsv" else None)
-            yield _read_csv(utf8, delimiter, options.batch_rows)
+            yield _read_csv(utf8, replace(options, delimiter=delimiter))
 
 
 def _decompressed(path: Path, scratch: Path, limit: int) -> Path:
@@ -205,41 +219,112 @@ def _sniff_format(path: Path) -> Format:
     return "json" if start[:1] in (b"[", b"{") else "csv"
 
 
-def _read_csv(path: Path, delimiter: str | None, batch_rows: int) -> RawTable:
+@dataclass(frozen=True)
+class CsvHeader:
+    fields: list[str]
+    separator: str
+    records: int
+    """records before the data: the header, and a spreadsheet's ``sep=;`` line before it"""
+    lines: int
+
+
+def _read_csv(path: Path, options: ReadOptions) -> RawTable:
     try:
-        headers, separator = _read_header(path, delimiter)
+        header = _read_header(path, options)
     except UnicodeDecodeError:
         _check_utf8(path)  # names the line of the bad byte
         raise
-    header_lines = 1 + sum(len(LINE_BREAK.findall(h)) for h in headers)
-    names = [column_name(i) for i in range(len(headers))]
+    names = [column_name(i) for i in range(len(header.fields))]
     scan = ByteScan()
-    # Parsed a block of whole records at a time: memory holds one block, not the file (a
-    # memory-mapped file would count in full against the resident size).
-    numbered = (
-        _number_lines(_parse_block(block, first_line, separator, names), first_line, lines)
-        for first_line, lines, block in _record_blocks(path, header_lines + 1, scan)
-    )
-    return RawTable(headers, _rebatched(numbered, batch_rows), scan=scan)
+    frames = _csv_frames(path, header, names, scan, options)
+    return RawTable(header.fields, _rebatched(frames, options.batch_rows), scan=scan)
 
 
-def _read_header(path: Path, delimiter: str | None) -> tuple[list[str], str]:
-    """The header's fields and the delimiter (given, or guessed from the header)."""
+def _csv_frames(
+    path: Path, header: CsvHeader, names: list[str], scan: ByteScan, options: ReadOptions
+) -> Iterator[pl.DataFrame]:
+    """Blocks of whole records, each parsed by Polars; from the first record the blocks cannot
+    place or Polars refuses, the exact reader takes over (see :mod:`importer.csv_records`).
+    Memory holds one block, not the file (a memory-mapped file would count in full against the
+    resident size)."""
+    blocks = record_blocks(path, header.lines + 1, header.records, scan, options.max_record_bytes)
+    try:
+        for block in blocks:
+            try:
+                frame = _parse_block(block.data, header.separator, names)
+            except pl.exceptions.PolarsError:
+                break
+            yield _number_lines(frame, block.first_line, block.lines)
+        else:
+            return
+    except UnplacedRecordError as unplaced:
+        offset, line = unplaced.offset, unplaced.first_line
+    else:
+        offset, line = block.offset, block.first_line
+    scan.nul_seen = True  # the exact reader does not look for NUL: the values are checked
+    records = exact_records(path, offset, line, header.separator, options.max_record_bytes)
+    yield from _exact_frames(records, names, options.batch_rows)
+
+
+def _exact_frames(
+    records: Iterator[tuple[int, list[str]]], names: list[str], batch_rows: int
+) -> Iterator[pl.DataFrame]:
+    """The exact reader's records in frames like the fast path's (empty values missing, blank
+    records skipped); per-record Python, for the rest of a file the fast path could not read."""
+    width = len(names)
+    lines: list[int] = []
+    rows: list[list[str | None]] = []
+    for line, record in records:
+        if len(record) > width:
+            raise UnreadableFileError(
+                f"line {line}: {len(record)} fields, more fields than the {width} columns of "
+                "the header"
+            )
+        if any(record):
+            lines.append(line)
+            rows.append([value or None for value in record] + [None] * (width - len(record)))
+        if len(rows) == batch_rows:
+            yield _records_frame(lines, rows, names)
+            lines, rows = [], []
+    if rows:
+        yield _records_frame(lines, rows, names)
+
+
+def _records_frame(
+    lines: list[int], rows: list[list[str | None]], names: list[str]
+) -> pl.DataFrame:
+    values = pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), orient="row")
+    return values.with_columns(pl.Series(ROW, lines, dtype=pl.Int64))
+
+
+def _read_header(path: Path, options: ReadOptions) -> CsvHeader:
+    """The header's fields and the separator: configured, named by a spreadsheet's ``sep=;``
+    first line, or guessed from the header."""
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        first_line = handle.readline()
+        lines = bounded_lines(handle, options.max_record_bytes)
+        first_line = next(lines, "")
         if not first_line.strip():
             raise UnreadableFileError("the file is empty: no header line")
-        separator = delimiter or _guess_delimiter(first_line)
-        handle.seek(0)
+        declared = SEP_LINE.fullmatch(first_line.lstrip("\ufeff"))
+        if declared:
+            first_line = next(lines, "")
+        separator = (declared and declared.group(1)) or options.delimiter
+        separator = separator or _guess_delimiter(first_line)
+        csv.field_size_limit(options.max_record_bytes)
         try:
-            return next(csv.reader(_skip_bom(handle), delimiter=separator)), separator
-        except csv.Error as exc:
+            fields = next(csv.reader(itertools.chain([first_line], lines), delimiter=separator))
+        except (csv.Error, StopIteration) as exc:
             raise UnreadableFileError(f"line 1: the header cannot be parsed: {exc}") from exc
-
-
-def _skip_bom(handle: io.TextIOBase) -> Iterator[str]:
-    for line in handle:
-        yield line.lstrip("\ufeff")
+    if longest := max((len(f) for f in fields if len(f) > MAX_HEADER_CHARS), default=0):
+        raise UnreadableFileError(
+            f"line 1: a column name of {longest} characters: is the first line the header?"
+        )
+    if len(fields) > options.max_columns:
+        raise UnreadableFileError(
+            f"line 1: {len(fields)} columns, more than limits.max_columns ({options.max_columns})"
+        )
+    lines_before = (2 if declared else 1) + sum(len(LINE_BREAK.findall(f)) for f in fields)
+    return CsvHeader(fields, separator, 2 if declared else 1, lines_before)
 
 
 def _guess_delimiter(header_line: str) -> str:
@@ -249,88 +334,16 @@ def _guess_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _parse_block(block: bytes, first_line: int, separator: str, names: list[str]) -> pl.DataFrame:
-    try:
-        return pl.read_csv(
-            block,
-            separator=separator,
-            has_header=False,
-            schema=dict.fromkeys(names, pl.String),
-            missing_columns="insert",
-            quote_char='"',
-            encoding="utf8",
-        )
-    except pl.exceptions.PolarsError as exc:
-        raise UnreadableFileError(
-            _too_many_fields(block, first_line, separator, len(names))
-            or f"the file cannot be parsed as CSV: {_first_line(exc)}"
-        ) from exc
-
-
-def _too_many_fields(block: bytes, first_line: int, separator: str, width: int) -> str | None:
-    """The usual reason a block does not parse, told with its line (found by the slow parser)."""
-    reader = csv.reader(io.StringIO(block.decode(), newline=""), delimiter=separator)
-    start = 0
-    for record in reader:
-        if len(record) > width:
-            return (
-                f"line {first_line + start}: {len(record)} fields, more fields than the "
-                f"{width} columns of the header"
-            )
-        start = reader.line_num
-    return None
-
-
-def _record_blocks(path: Path, first_line: int, scan: ByteScan) -> Iterator[tuple[int, int, bytes]]:
-    """The bytes after the header in blocks of about ``CSV_BLOCK_BYTES`` that end between records,
-    each with the line it starts on and the number of lines it holds; ``scan`` sees every byte
-    before any record it belongs to is handed on.
-
-    A line break ends a record where the quotes before it are balanced (an escaped quote is two).
-    """
-    with path.open("rb") as handle:
-        carry = b""
-        header_done = False
-        while block := handle.read(CSV_BLOCK_BYTES):
-            scan.take(block)
-            data = carry + block
-            if not header_done:
-                header_end = _first_record_end(data)
-                if not header_end:
-                    carry = data
-                    continue
-                data, header_done = data[header_end:], True
-            end = _last_record_end(data)
-            if end:
-                lines = _line_breaks(data, end)
-                yield first_line, lines, data[:end]
-                first_line += lines
-            carry = data[end:]
-    scan.end()
-    if header_done and carry:
-        yield first_line, _line_breaks(carry, len(carry)) + 1, carry
-
-
-def _first_record_end(data: bytes) -> int:
-    """Offset just past the first line break outside quotes; 0 when none yet."""
-    end = data.find(b"\n")
-    quotes = data.count(b'"', 0, end) if end >= 0 else 0
-    while end >= 0 and quotes % 2:
-        following = data.find(b"\n", end + 1)
-        quotes += data.count(b'"', end, following) if following >= 0 else 0
-        end = following
-    return end + 1
-
-
-def _last_record_end(data: bytes) -> int:
-    """Offset just past the last line break outside quotes; 0 when none (the record goes on)."""
-    end = data.rfind(b"\n")
-    quotes = data.count(b'"', 0, end) if end >= 0 else 0
-    while end >= 0 and quotes % 2:
-        previous = data.rfind(b"\n", 0, end)
-        quotes -= data.count(b'"', previous + 1, end)
-        end = previous
-    return end + 1
+def _parse_block(block: bytes, separator: str, names: list[str]) -> pl.DataFrame:
+    return pl.read_csv(
+        block,
+        separator=separator,
+        has_header=False,
+        schema=dict.fromkeys(names, pl.String),
+        missing_columns="insert",
+        quote_char='"',
+        encoding="utf8",
+    )
 
 
 def _rebatched(frames: Iterator[pl.DataFrame], batch_rows: int) -> Iterator[pl.DataFrame]:
@@ -367,14 +380,6 @@ def _number_lines(batch: pl.DataFrame, first_line: int, lines: int) -> pl.DataFr
     numbered = batch.with_columns((first_line + span.cum_sum() - span).alias(ROW))
     blank = pl.all_horizontal(pl.col(name).is_null() for name in batch.columns)
     return numbered.filter(~blank) if batch.select(blank.any()).item() else numbered
-
-
-def _line_breaks(data: bytes, end: int) -> int:
-    """Line breaks before ``end`` as :data:`LINE_BREAK` counts them (CRLF once), by byte counts."""
-    newlines = data.count(b"\n", 0, end)
-    if b"\r" not in data:
-        return newlines
-    return newlines + data.count(b"\r", 0, end) - data.count(b"\r\n", 0, end)
 
 
 def _first_line(exc: Exception) -> str:

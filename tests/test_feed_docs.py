@@ -20,7 +20,7 @@ def test_the_readme_lists_every_field_as_the_code_reads_it() -> None:
     assert match.group(1) == feeds_markdown(Settings.model_validate({}), level=3), (
         "regenerate the README's feeds section: python -c 'from importer.config import Settings; "
         "from importer.feed_docs import feeds_markdown; "
-        "print(feeds_markdown(Settings.model_validate({}), 3), end=\"\")'"
+        'print(feeds_markdown(Settings.model_validate({}), 3), end="")\''
     )
 
 

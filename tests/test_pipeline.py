@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, event, text
 
-from importer import reading
+from importer import csv_records
 from importer.config import Settings
 from importer.db.engine import make_engine
 from importer.db.ledger import JobStatus
@@ -380,7 +380,7 @@ def test_a_file_failing_mid_stream_loads_nothing_and_the_next_file_loads(
     make_settings: SettingsFactory, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first load streams batch after batch; a late unreadable row cancels it cleanly."""
-    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 64)
+    monkeypatch.setattr(csv_records, "CSV_BLOCK_BYTES", 64)
     settings = make_settings(
         database={"url": str(engine.url.render_as_string(hide_password=False)), "batch_rows": 2}
     )

@@ -4,7 +4,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from importer import reading
+from importer import csv_records
 from importer.exceptions import UnreadableFileError
 from importer.reading import ReadOptions, open_table
 
@@ -31,7 +31,7 @@ def test_csv_rows_carry_their_line_numbers_across_quoted_newlines_and_batches(
 
 def test_blocks_split_only_between_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks far smaller than a record: quoted line breaks and escaped quotes never split one."""
-    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 7)
+    monkeypatch.setattr(csv_records, "CSV_BLOCK_BYTES", 7)
     values = [f'"line {i}\nwith ""quotes"", and\ncommas"' for i in range(40)]
     path = tmp_path / "p.csv"
     path.write_text(
@@ -47,7 +47,7 @@ def test_blocks_split_only_between_records(tmp_path: Path, monkeypatch: pytest.M
 def test_a_row_with_more_fields_than_the_header_is_named_by_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 16)
+    monkeypatch.setattr(csv_records, "CSV_BLOCK_BYTES", 16)
     path = tmp_path / "p.csv"
     path.write_text("sku,name\n" + "".join(f"A{i},x\n" for i in range(30)) + "B,y,z\n")
     with pytest.raises(UnreadableFileError, match=r"line 32: 3 fields, more fields than the 2"):
@@ -162,7 +162,7 @@ def test_a_bad_byte_deep_in_the_file_names_its_line(
 ) -> None:
     """Checked block by block, past the header and the first block alike; a character split
     between two blocks is still one character."""
-    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 16)
+    monkeypatch.setattr(csv_records, "CSV_BLOCK_BYTES", 16)
     rows = b"".join(b"A%d,caf\xc3\xa9\n" % i for i in range(2000))
     path = tmp_path / "p.csv"
     path.write_bytes(b"sku,name\n" + rows + b"B1,ok\nB2,caf\xe9\nB3,ok\n")
@@ -181,7 +181,7 @@ def test_nul_bytes_are_noticed_in_the_block_that_holds_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Batches before the NUL need no search of their values; the batch holding it does."""
-    monkeypatch.setattr(reading, "CSV_BLOCK_BYTES", 16)
+    monkeypatch.setattr(csv_records, "CSV_BLOCK_BYTES", 16)
     path = tmp_path / "p.csv"
     path.write_bytes(b"sku,name\n" + b"".join(b"A%d,x\n" % i for i in range(30)) + b"B,y\x00\n")
     with open_table(path, ReadOptions(batch_rows=5)) as table:

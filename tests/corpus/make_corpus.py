@@ -7,13 +7,30 @@ report must contain. Files too big to keep (10 MB lines) are made by the tests t
 from __future__ import annotations
 
 import gzip
+import io
 import json
+import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 H = b"sku,name,price\n"
 GOOD = H + b"A1,One,1.00\nA2,Two,2.00\nA3,Three,3.00\n"
 MANY = H + b"".join(b"B%d,Item,%d.00\n" % (i, i) for i in range(12))
+WIDE = 2001  # one past limits.max_columns
+
+
+def zipped(members: dict[str, bytes]) -> bytes:
+    """A ZIP archive of fixed bytes (member times fixed), as a spreadsheet program writes one."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(zipfile.ZipInfo(name, (2026, 1, 1, 0, 0, 0)), content)
+    return buffer.getvalue()
+
+
+def gzipped(content: bytes) -> bytes:
+    return gzip.compress(content, mtime=0)
+
 
 CASES: dict[str, tuple[bytes, str, list[str]]] = {
     "products_empty.csv": (b"", "FAILED", ["empty"]),
@@ -27,9 +44,9 @@ CASES: dict[str, tuple[bytes, str, list[str]]] = {
     "products_nul_bytes.csv": (H + b"A1,On\x00e,1.00\n", "FAILED", ["NUL", "name"]),
     "products_invalid_utf8.csv": (H + b"A1,\xff\xfe,1.00\n", "FAILED", ["line 2", "not UTF-8"]),
     "products_cp1252_as_utf8.csv": (H + "A1,Café,1.00\n".encode("cp1252"), "FAILED", ["cp1252"]),
-    "products_truncated.csv.gz": (gzip.compress(GOOD * 50)[:60], "FAILED", ["gzip", "truncated"]),
+    "products_truncated.csv.gz": (gzipped(GOOD * 50)[:60], "FAILED", ["gzip", "truncated"]),
     "products_gzip_bomb.csv.gz": (
-        gzip.compress(H + b"A" * (24 << 20)),
+        gzipped(H + b"A" * (24 << 20)),
         "FAILED",
         ["max_decompressed_bytes"],
     ),
@@ -42,7 +59,7 @@ CASES: dict[str, tuple[bytes, str, list[str]]] = {
     "products_unclosed_quote.csv": (
         H + b'A1,"One,1.00\nA2,Two,2.00\n',
         "FAILED",
-        ["cannot be parsed as CSV"],
+        ["line 2", "never closed"],
     ),
     "products_duplicate_headers.csv": (
         b"sku,name,sku\nA1,x,A1\n",
@@ -149,6 +166,54 @@ CASES: dict[str, tuple[bytes, str, list[str]]] = {
         b'{"customers": [{"firstName": "Ana"}]}',
         "FAILED",
         ["customer_key", "send customer_number or email"],
+    ),
+    "products_inch_marks.csv": (
+        H + b'A1,Monitor 27" wide,1.00\nA2,"Desk, 4\' x 2\'",2.00\nA3,Cable 6" USB-C,3.00\n',
+        "COMPLETED",
+        ['"inserted_count": 3'],
+    ),
+    "products_lone_cr.csv": (GOOD.replace(b"\n", b"\r"), "COMPLETED", ['"inserted_count": 3']),
+    "products_utf16_bom.csv": (
+        GOOD.decode().encode("utf-16"),
+        "COMPLETED",
+        ['"inserted_count": 3'],
+    ),
+    "products_sep_line.csv": (
+        b"sep=;\r\n" + GOOD.replace(b",", b";"),
+        "COMPLETED",
+        ['"inserted_count": 3'],
+    ),
+    "products_workbook.csv": (
+        zipped({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"}),
+        "FAILED",
+        ["an Excel workbook", "export the sheet as CSV"],
+    ),
+    "products_archive.csv": (zipped({"products.csv": GOOD}), "FAILED", ["a ZIP archive"]),
+    "products_gzip_twice.csv.gz": (gzipped(gzipped(GOOD)), "FAILED", ["compressed twice"]),
+    "products_error_page.csv": (
+        b"<!DOCTYPE html>\n<html><body>502 Bad Gateway</body></html>\n",
+        "FAILED",
+        ["an HTML or XML page"],
+    ),
+    "products_utf16_no_mark.csv": (
+        GOOD.decode().encode("utf-16-le"),
+        "FAILED",
+        ["UTF-16", "without a byte-order mark", "utf-16-le"],
+    ),
+    "products_too_wide.csv": (
+        b"sku," + b",".join(b"c%d" % i for i in range(WIDE - 1)) + b"\nA1\n",
+        "FAILED",
+        ["2001 columns", "limits.max_columns"],
+    ),
+    "products_unclosed_quote_late.csv": (
+        MANY + b'C1,"never closed,1.00\n' + b"C2,x,1.00\n" * 20,
+        "FAILED",
+        ["line 14", "never closed"],
+    ),
+    "products_too_many_fields_late.csv": (
+        MANY + b'C1,"a ""quoted"" name",1.00,extra\n',
+        "FAILED",
+        ["line 14", "4 fields"],
     ),
     "pricelist_unknown_feed.csv": (GOOD, "FAILED", ["matches no feed pattern", "products*"]),
     "products with spaces.csv": (GOOD, "COMPLETED", ['"inserted_count": 3']),
