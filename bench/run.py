@@ -37,7 +37,7 @@ from typing import Any
 PG_ADMIN = os.environ.get("IMPORTER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 CATALOG_COLUMNS = (
     "sku text PRIMARY KEY, name text, description text, brand text, category text, color text, "
-    "price numeric(18,4), msrp numeric(18,4), qoh integer, in_stock boolean, on_sale boolean, "
+    "price numeric, msrp numeric, qoh integer, in_stock boolean, on_sale boolean, "
     "image_url text"
 )
 SCENARIOS = (
