@@ -177,12 +177,12 @@ class LimitSettings(_Section):
     max_file_bytes: int = Field(default=4 << 30, ge=1, description="size as delivered")
     max_decompressed_bytes: int = Field(default=16 << 30, ge=1, description="size after gunzip")
     max_json_bytes: int = Field(
-        default=256 << 20,
+        default=16 << 30,
         ge=1,
-        description="JSON and NDJSON are parsed whole, in about 13 times their size of memory",
+        description="JSON and NDJSON text (read a batch of records at a time)",
     )
     max_record_bytes: int = Field(
-        default=32 << 20,
+        default=16 << 20,
         ge=1024,
         description="one CSV record, JSON record or NDJSON line; a longer one fails the file, "
         "naming its line",

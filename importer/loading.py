@@ -24,7 +24,7 @@ from importer.nested import NestedList, nested_lists, validate_lines
 from importer.positions import Positions
 from importer.prefetch import ahead
 from importer.problems import PROBLEM_SCHEMA, reported_value
-from importer.reading import ROW, RawTable, column_name, open_table
+from importer.reading import ROW, UNREADABLE, RawTable, column_name, open_table
 from importer.unchanged import KnownRows, hash_seed, validate_changed
 from importer.validation import ValidatedBatch, duplicate_keys, validate
 
@@ -184,13 +184,31 @@ def _validated(
     spec, context = attempt.spec, attempt.options.validation
     max_field_chars = attempt.options.limits.max_field_chars
     positions = Positions(spec)
-    for frame in raw.frames:
+    for batch in raw.frames:
+        frame, unreadable = _split_unreadable(batch)
+        too_long = _overlong_values(frame, raw.headers, max_field_chars, raw.nul_free)
+        if not too_long.is_empty():
+            # Their rows fail: clipped, a value of many megabytes is not copied by every check.
+            frame = frame.with_columns(pl.col(pl.String).str.slice(0, max_field_chars + 1))
         records = positions.fill(headers.named(frame, (ROW,)))
         own = validate_changed(records, spec, context, known[spec.name])
-        too_long = _overlong_values(frame, raw.headers, max_field_chars, raw.nul_free)
-        checked = [ValidatedBatch(own.rows, pl.concat([own.problems, too_long]))]
+        checked = [ValidatedBatch(own.rows, pl.concat([own.problems, too_long, unreadable]))]
         checked += [validate_lines(n, records, context, known[n.spec.name]) for n in nested]
-        yield records.height, checked
+        yield records.height + unreadable.height, checked
+
+
+def _split_unreadable(batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A JSON batch's records that could not be read, as problems, apart from the others."""
+    if UNREADABLE not in batch.columns:
+        return batch, pl.DataFrame(schema=PROBLEM_SCHEMA)
+    broken = pl.col(UNREADABLE).is_not_null()
+    problems = batch.filter(broken).select(
+        pl.col(ROW).alias("row"),
+        pl.lit("record").alias("column"),
+        pl.lit(None, dtype=pl.String).alias("value"),
+        pl.col(UNREADABLE).alias("error"),
+    )
+    return batch.filter(~broken).drop(UNREADABLE), problems.cast(PROBLEM_SCHEMA)
 
 
 def _overlong_values(

@@ -103,8 +103,7 @@ def validate_lines(
     nested: NestedList, records: pl.DataFrame, context: ValidationContext, known: KnownRows
 ) -> ValidatedBatch:
     """Lines of the records in this batch, keyed to their record; a bad line rejects its record."""
-    lines = pl.concat(list(nested.table.frames))
-    nested.table.frames = iter([lines])
+    lines = next(nested.table.frames)  # the lines of this batch's records
     lines = nested.headers.named(lines.join(records.select(ROW), on=ROW, how="semi"), (ROW, ITEM))
     lines = fill_from_list(nested.spec, lines)
     inherited = [p for p in nested.link.inherited.values() if p in records.columns]

@@ -33,12 +33,16 @@ from importer.csv_records import (
     record_blocks,
 )
 from importer.exceptions import UnreadableFileError
+from importer.json_records import JsonBatch, JsonLimits, json_batches
 from importer.names import snake_case
 from importer.sniffing import GZIP_MAGIC, ends_lines_with_cr, text_encoding, with_line_feeds
 
 Format = Literal["csv", "tsv", "json", "ndjson"]
 ROW = "_row"
 ITEM = "_item"
+UNREADABLE = "_unreadable"
+"""JSON only: why a record could not be read (it is no object, or holds NaN); its row has
+nothing else"""
 LINE_COUNT = "_lines"
 """the number of lines a parent's nested list held"""
 DELIMITER_CANDIDATES = (",", ";", "\t", "|")
@@ -118,8 +122,8 @@ class ReadOptions:
     batch_rows: int = 40_000
     max_file_bytes: int = 4 << 30
     max_decompressed_bytes: int = 16 << 30
-    max_json_bytes: int = 256 << 20
-    max_record_bytes: int = 32 << 20
+    max_json_bytes: int = 16 << 30
+    max_record_bytes: int = 16 << 20
     max_columns: int = 2000
     nested_lists: frozenset[str] = frozenset()
     """JSON: the lists of objects that load as lines (``items``); any other such list is kept
@@ -387,28 +391,22 @@ def _first_line(exc: Exception) -> str:
 
 
 def _check_json_size(size: int, limit: int) -> None:
-    """JSON is parsed whole (CSV streams), so its size, not the file limit, bounds the memory."""
     if size > limit:
         raise UnreadableFileError(
-            f"the JSON text is {size} bytes, over the limit of {limit} (limits.max_json_bytes): "
-            "JSON is parsed whole, in about 13 times its size of memory; send CSV, which is read "
-            "in blocks, or several smaller files"
+            f"the JSON text is {size} bytes, over the limit of {limit} (limits.max_json_bytes)"
         )
 
 
 def _read_json(path: Path, fmt: Format, options: ReadOptions) -> RawTable:
-    """A JSON array, NDJSON, or an object wrapping one array (``{"products": [...]}``)."""
-    try:
-        if fmt == "ndjson" or _looks_like_ndjson(path):
-            frame = pl.read_ndjson(path, infer_schema_length=None)
-        else:
-            frame = pl.read_json(path, infer_schema_length=None)
-    except pl.exceptions.PolarsError as exc:
-        raise UnreadableFileError(f"invalid JSON: {_first_line(exc)}") from exc
-    frame = _unwrap_envelope(frame)
-    return _records_table(
-        frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)), options
-    )
+    """A JSON array, NDJSON, or an object wrapping one array (``{"products": [...]}``), read in
+    two passes of batches: the first learns every field any record has (so every batch has the
+    same columns), the second hands the batches on. Lines nested in the records come batch by
+    batch with their records."""
+    limits = JsonLimits(options.batch_rows, options.max_record_bytes, options.nested_lists)
+    ndjson = fmt == "ndjson" or _looks_like_ndjson(path)
+    fields = _json_fields(json_batches(path, ndjson, limits), options)
+    stream = _JsonStream(json_batches(path, ndjson, limits), fields)
+    return RawTable(list(fields.scalars), stream.records(), stream.children)
 
 
 def _looks_like_ndjson(path: Path) -> bool:
@@ -420,21 +418,151 @@ def _looks_like_ndjson(path: Path) -> bool:
     return first.rstrip().endswith(b"}") and rest.lstrip().startswith(b"{")
 
 
-def _unwrap_envelope(frame: pl.DataFrame) -> pl.DataFrame:
-    """``{"products": [...]}`` -> the records; an object holding several lists is refused."""
-    record_lists = [n for n, t in frame.schema.items() if _is_record_list(t)]
-    if frame.height != 1 or len(record_lists) != frame.width:
-        return frame
-    if frame.width > 1:
-        raise UnreadableFileError(
-            f"a JSON object with several lists ({', '.join(record_lists)}): "
-            "send one list of records per file"
+@dataclass
+class JsonFields:
+    """Every field the file's records have, flattened, in the order first seen."""
+
+    scalars: dict[str, None] = field(default_factory=dict)
+    lists: dict[str, dict[str, None]] = field(default_factory=dict)
+    """the lines of each record (``items``), by list name: their fields"""
+
+
+def _json_fields(batches: Iterator[JsonBatch], options: ReadOptions) -> JsonFields:
+    fields = JsonFields()
+    first_unreadable: tuple[int, str] | None = None
+    for batch in batches:
+        first_unreadable = first_unreadable or next(iter(batch.unreadable), None)
+        for name, dtype in _flat_schema(batch.records.schema).items():
+            if _is_lines(name, dtype, options.nested_lists):
+                lines = fields.lists.setdefault(name, {})
+                inner = dtype.inner if isinstance(dtype, pl.List) else None
+                if isinstance(inner, pl.Struct):
+                    lines.update(dict.fromkeys(_flat_schema(pl.Schema(inner.to_schema()))))
+            else:
+                fields.scalars[name] = None
+        if len(fields.scalars) > options.max_columns:
+            raise UnreadableFileError(
+                f"records with {len(fields.scalars)} fields in all, more than "
+                f"limits.max_columns ({options.max_columns})"
+            )
+    if not fields.scalars and not fields.lists and first_unreadable:
+        row, why = first_unreadable
+        raise UnreadableFileError(f"record {row}: {why}; no record could be read")
+    return fields
+
+
+def _flat_schema(schema: pl.Schema) -> dict[str, pl.DataType]:
+    """Field names as :func:`_flatten` makes them (``address_city``), with their types."""
+    flat: dict[str, pl.DataType] = {}
+    for name, dtype in schema.items():
+        if isinstance(dtype, pl.Struct):
+            inner = _flat_schema(pl.Schema(dtype.to_schema()))
+            flat.update({f"{name}_{child}": kind for child, kind in inner.items()})
+        else:
+            flat[name] = dtype
+    return flat
+
+
+def _is_lines(name: str, dtype: pl.DataType, nested_lists: frozenset[str]) -> bool:
+    return (
+        isinstance(dtype, pl.List)
+        and isinstance(dtype.inner, pl.Struct | pl.Null)
+        and snake_case(name) in nested_lists
+    )
+
+
+class _JsonStream:
+    """The second pass: each batch's records, and its lines for each list, under the positional
+    names of the fields the first pass found. A list's lines are the latest batch's: they are
+    taken right after their records."""
+
+    def __init__(self, batches: Iterator[JsonBatch], fields: JsonFields) -> None:
+        self._batches = batches
+        self._fields = fields
+        self._lines: dict[str, pl.DataFrame] = {}
+        self.children = {
+            name: RawTable(list(names), self._lines_of_batches(name), carriers=_no_carriers())
+            for name, names in fields.lists.items()
+        }
+        """each list's lines; their ``carriers`` grow as the records are read"""
+
+    def records(self) -> Iterator[pl.DataFrame]:
+        for batch in self._batches:
+            frame = _flatten(
+                batch.records.with_columns(pl.Series(ROW, batch.rows, dtype=pl.Int64))
+                if batch.rows
+                else pl.DataFrame(schema={ROW: pl.Int64})
+            )
+            for name, names in self._fields.lists.items():
+                self._lines[name] = self._lines_of(frame, name, names)
+            records = _aligned(frame, self._fields.scalars)
+            if batch.unreadable:
+                records = pl.concat([records, _unreadable(batch.unreadable)], how="diagonal")
+            yield records
+
+    def _lines_of_batches(self, name: str) -> Iterator[pl.DataFrame]:
+        while True:
+            yield self._lines.pop(name, _no_lines(self._fields.lists[name]))
+
+    def _lines_of(self, frame: pl.DataFrame, name: str, names: dict[str, None]) -> pl.DataFrame:
+        if name not in frame.columns:
+            return _no_lines(names)
+        sent = frame.filter(pl.col(name).is_not_null()).get_column(ROW)
+        table = self.children[name]
+        table.carriers = pl.concat(
+            [_no_carriers() if table.carriers is None else table.carriers, sent]
         )
-    return frame.to_series().explode().struct.unnest()
+        if not isinstance(frame.schema[name], pl.List) or not names:
+            return _no_lines(names)
+        exploded = (
+            frame.select(ROW, name)
+            .with_columns(pl.int_ranges(1, pl.col(name).list.len() + 1).alias(ITEM))
+            .explode(name, ITEM)
+            .filter(pl.col(name).is_not_null())
+            .unnest(name)
+        )
+        lines = _flatten(exploded)
+        return pl.concat(
+            [lines.select(ROW, pl.col(ITEM).cast(pl.Int64)), _aligned(lines, names).drop(ROW)],
+            how="horizontal",
+        )
 
 
-def _is_record_list(dtype: pl.DataType) -> bool:
-    return isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)
+def _aligned(frame: pl.DataFrame, names: dict[str, None]) -> pl.DataFrame:
+    """``frame``'s fields as text under their positional names; fields it lacks are empty."""
+    schema = frame.schema
+    return frame.select(
+        pl.col(ROW),
+        *(
+            (
+                _as_string(pl.col(name), schema[name])
+                if name in schema
+                else pl.lit(None, dtype=pl.String)
+            ).alias(column_name(i))
+            for i, name in enumerate(names)
+        ),
+    )
+
+
+def _no_carriers() -> pl.Series:
+    return pl.Series(ROW, [], dtype=pl.Int64)
+
+
+def _no_lines(names: dict[str, None]) -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            ROW: pl.Int64,
+            ITEM: pl.Int64,
+            **{column_name(i): pl.String for i in range(len(names))},
+        }
+    )
+
+
+def _unreadable(problems: list[tuple[int, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {ROW: [row for row, _ in problems], UNREADABLE: [why for _, why in problems]},
+        schema={ROW: pl.Int64, UNREADABLE: pl.String},
+    )
 
 
 def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
@@ -444,54 +572,6 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
             pl.col(name).name.prefix_fields(f"{name}_") for name in structs
         ).unnest(structs)
     return frame
-
-
-def _records_table(frame: pl.DataFrame, options: ReadOptions) -> RawTable:
-    frame = _flatten(frame)
-    batch_rows = options.batch_rows
-    lists = [
-        n
-        for n, t in frame.schema.items()
-        if isinstance(t, pl.List)
-        and isinstance(t.inner, pl.Struct | pl.Null)
-        and snake_case(n) in options.nested_lists
-    ]
-    children = {name: _child_table(frame.select(ROW, name), name) for name in lists}
-    scalars = [n for n, t in frame.schema.items() if n != ROW and n not in lists]
-    renamed = frame.select(
-        pl.col(ROW),
-        *(
-            _as_string(pl.col(name), frame.schema[name]).alias(column_name(i))
-            for i, name in enumerate(scalars)
-        ),
-    )
-    batches = (renamed.slice(start, batch_rows) for start in range(0, renamed.height, batch_rows))
-    return RawTable(scalars, batches, children)
-
-
-def _child_table(frame: pl.DataFrame, name: str) -> RawTable:
-    carriers = frame.filter(pl.col(name).is_not_null()).get_column(ROW)
-    if frame.schema[name] == pl.List(pl.Null):  # every list in the file is empty
-        lines = pl.DataFrame(schema={ROW: pl.Int64, ITEM: pl.Int64})
-        return RawTable([], iter([lines]), carriers=carriers)
-    exploded = (
-        frame.with_columns(pl.col(name).list.eval(pl.element()).alias(name))
-        .with_columns(pl.int_ranges(1, pl.col(name).list.len() + 1).alias(ITEM))
-        .explode(name, ITEM)
-        .filter(pl.col(name).is_not_null())
-        .unnest(name)
-    )
-    exploded = _flatten(exploded)
-    fields = [n for n in exploded.columns if n not in (ROW, ITEM)]
-    renamed = exploded.select(
-        pl.col(ROW),
-        pl.col(ITEM).cast(pl.Int64),
-        *(
-            _as_string(pl.col(n), exploded.schema[n]).alias(column_name(i))
-            for i, n in enumerate(fields)
-        ),
-    )
-    return RawTable(fields, iter([renamed]), carriers=carriers)
 
 
 def _as_string(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:

@@ -171,3 +171,53 @@ def test_a_file_that_cannot_be_taken_stays_and_is_told_once(pipeline: Pipeline) 
     assert dispatcher.failed_files == 2
     assert len([m for m in messages if "cannot be moved to processing/" in m]) == 1
     assert pipeline.ledger.unfinished() == []
+
+
+def test_ndjson_lines_that_are_no_record_are_row_errors_with_their_line(
+    make_settings: SettingsFactory, engine: Engine
+) -> None:
+    pipeline = Pipeline(make_settings(feeds={"products": {"max_error_rate": 0.5}}), engine)
+    lines = ['{"sku": "A1", "name": "One"}', "", '{"sku": "A2", "name": ', '{"sku": "A3"}']
+    lines += ['{"sku": "A4", "price": NaN}', "[1, 2]", '{"sku": "A5", "name": "Five"}']
+    outcome = process(pipeline, "acme", "products.ndjson", "\n".join(lines) + "\n")
+
+    report = report_of(outcome.path)
+    assert outcome.status == JobStatus.COMPLETED
+    assert [(e["row"], e["column"]) for e in report["errors"]] == [
+        (3, "record"),
+        (5, "record"),
+        (6, "record"),
+    ]
+    assert "NaN or Infinity" in report["errors"][1]["error"]
+    assert set(names(engine)) == {"A1", "A3", "A5"}
+
+
+def test_a_json_array_streams_in_batches_with_its_lines_and_late_fields(
+    make_settings: SettingsFactory, engine: Engine
+) -> None:
+    pipeline = Pipeline(make_settings(database={"batch_rows": 2}), engine)
+    orders = [
+        {"orderNumber": f"O-{i}", "items": [{"sku": f"S{i}", "quantity": 1}]} for i in range(5)
+    ]
+    orders[4]["couponCode"] = "LATE"  # a field only the last batch has
+    orders[4]["items"].append({"sku": "S9", "quantity": 2, "engraving": "hi"})
+    outcome = process(pipeline, "acme", "orders.json", json.dumps({"orders": orders, "n": 5}))
+
+    assert outcome.status == JobStatus.COMPLETED, report_of(outcome.path)["message"]
+    with engine.connect() as connection:
+        lines = connection.execute(text("SELECT COUNT(*) FROM order_line_items")).scalar_one()
+        coupon = connection.execute(
+            text("SELECT coupon_code FROM orders WHERE order_number = 'O-4'")
+        ).scalar_one()
+    assert (lines, coupon) == (6, "LATE")
+
+
+def test_a_json_record_past_max_record_bytes_fails_naming_its_limit(
+    make_settings: SettingsFactory, engine: Engine
+) -> None:
+    pipeline = Pipeline(make_settings(limits={"max_record_bytes": 4096}), engine)
+    records = [{"sku": "A1"}, {"sku": "A2", "name": "x" * 20_000}]
+    outcome = process(pipeline, "acme", "products.json", json.dumps(records))
+
+    assert outcome.status == JobStatus.FAILED
+    assert "limits.max_record_bytes" in str(report_of(outcome.path)["message"])

@@ -11,9 +11,14 @@ from importer.reading import ReadOptions, open_table
 
 def read(path: Path, **options: object) -> tuple[list[str], pl.DataFrame, dict[str, pl.DataFrame]]:
     with open_table(path, ReadOptions(**options)) as table:  # type: ignore[arg-type]
-        frame = pl.concat(list(table.frames))
-        children = {name: pl.concat(list(child.frames)) for name, child in table.children.items()}
-        return table.headers, frame, children
+        frames: list[pl.DataFrame] = []
+        lines: dict[str, list[pl.DataFrame]] = {name: [] for name in table.children}
+        for frame in table.frames:  # a batch's lines follow its records
+            frames.append(frame)
+            for name, child in table.children.items():
+                lines[name].append(next(child.frames))
+        children = {name: pl.concat(parts) for name, parts in lines.items()}
+        return table.headers, pl.concat(frames), children
 
 
 def test_csv_rows_carry_their_line_numbers_across_quoted_newlines_and_batches(

@@ -69,7 +69,24 @@ CASES: dict[str, tuple[bytes, str, list[str]]] = {
     "products_case_clashing_headers.csv": (b"SKU,sku\nA1,A2\n", "FAILED", ["'SKU'", "'sku'"]),
     "products_json_syntax.json": (b'[{"sku": "A1",}]', "FAILED", ["invalid JSON"]),
     "products_json_scalar.json": (b"42", "FAILED", ["invalid JSON"]),
-    "products_json_array_of_strings.json": (b'["a", "b"]', "FAILED", ["invalid JSON"]),
+    "products_json_array_of_strings.json": (
+        b'["a", "b"]',
+        "FAILED",
+        ["record 1", "not a JSON object"],
+    ),
+    "products_ndjson_bad_line.ndjson": (
+        b"".join(b'{"sku": "A%d", "price": %d}\n' % (i, i) for i in range(30))
+        + b'{"sku": "B1", "price": \n{"sku": "B2", "price": NaN}\n{"sku": "B3"}\n',
+        "COMPLETED",
+        ["31", "not JSON", "32", "NaN or Infinity"],
+    ),
+    "products_json_infinity.json": (
+        b'{"products": ['
+        + b", ".join(b'{"sku": "A%d", "price": %d}' % (i, i) for i in range(12))
+        + b', {"sku": "B1", "price": Infinity}]}',
+        "COMPLETED",
+        ["13", "NaN or Infinity"],
+    ),
     "products_json_nested_object_key.json": (
         b'[{"sku": {"id": 1}, "price": 1}]',
         "FAILED",
@@ -85,7 +102,11 @@ CASES: dict[str, tuple[bytes, str, list[str]]] = {
         "FAILED",
         ["several lists"],
     ),
-    "products_ndjson_mixed_shapes.ndjson": (b'{"sku": "A1"}\n[1, 2]\n', "FAILED", ["invalid JSON"]),
+    "products_ndjson_mixed_shapes.ndjson": (
+        b'{"sku": "A1"}\n[1, 2]\n',
+        "FAILED",
+        ["2", "not a JSON object"],
+    ),
     "products_huge_numbers.csv": (
         H + b"A1,x,1e400\nA2,x,99999999999999999999999\n",
         "FAILED",
