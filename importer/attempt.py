@@ -15,7 +15,7 @@ from pathlib import Path
 from importer.config import FeedSettings, LimitSettings, Settings
 from importer.db.ledger import ImportJob
 from importer.feeds import FeedSpec
-from importer.reading import ReadOptions
+from importer.raw import ReadOptions
 from importer.validation import ValidationContext
 
 Checksum = Future[tuple[str, int]]

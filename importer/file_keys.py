@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from importer.feeds import FeedSpec
-from importer.reading import ROW
+from importer.raw import ROW
 
 KEY_SEED = 0x1A90_5EED
 DIGEST = "__key"

@@ -13,7 +13,7 @@ from importer.feeds import FeedSpec
 from importer.feeds.base import EXTRA_COLUMN
 from importer.names import snake_case
 from importer.problems import Problem
-from importer.reading import column_name
+from importer.raw import column_name
 
 _RECORD = "__record"
 

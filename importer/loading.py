@@ -24,7 +24,8 @@ from importer.nested import NestedList, nested_lists, validate_lines
 from importer.positions import Positions
 from importer.prefetch import ahead
 from importer.problems import PROBLEM_SCHEMA, reported_value
-from importer.reading import ROW, UNREADABLE, RawTable, column_name, open_table
+from importer.raw import ROW, UNREADABLE, RawTable, column_name
+from importer.reading import open_table
 from importer.unchanged import KnownRows, hash_seed, validate_changed
 from importer.validation import ValidatedBatch, duplicate_keys, validate
 

@@ -21,7 +21,7 @@ from importer.headers import HeaderMap, resolve_headers
 from importer.names import snake_case
 from importer.positions import fill_from_list
 from importer.problems import Problem
-from importer.reading import ITEM, LINE_COUNT, ROW, RawTable
+from importer.raw import ITEM, LINE_COUNT, ROW, RawTable
 from importer.unchanged import KnownRows, validate_changed
 from importer.validation import ValidatedBatch, ValidationContext, duplicate_keys
 

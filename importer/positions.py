@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from importer.feeds import FeedSpec
-from importer.reading import ITEM
+from importer.raw import ITEM
 
 _PARENT = "__parent"
 _PLACE = "__place"

@@ -16,7 +16,7 @@ import polars as pl
 from importer.feeds import ColumnRule, FeedSpec, Kind
 from importer.feeds.base import EXTRA_COLUMN, PARTNER_COLUMN
 from importer.problems import PROBLEM_SCHEMA, reported_value
-from importer.reading import ITEM, ROW
+from importer.raw import ITEM, ROW
 
 TRUE_TOKENS = ("true", "t", "yes", "y", "1")
 FALSE_TOKENS = ("false", "f", "no", "n", "0")

@@ -6,7 +6,8 @@ import pytest
 
 from importer import csv_records
 from importer.exceptions import UnreadableFileError
-from importer.reading import ReadOptions, open_table
+from importer.raw import ReadOptions
+from importer.reading import open_table
 
 
 def read(path: Path, **options: object) -> tuple[list[str], pl.DataFrame, dict[str, pl.DataFrame]]:

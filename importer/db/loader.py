@@ -30,7 +30,7 @@ from importer.exceptions import DuplicateKeyError, RetryCarefullyError
 from importer.feeds import FeedSpec
 from importer.feeds.base import HASH_COLUMN, PARTNER_COLUMN
 from importer.file_keys import FileKeys, key_digest
-from importer.reading import LINE_COUNT, ROW
+from importer.raw import LINE_COUNT, ROW
 from importer.unchanged import UNCHANGED, is_in_sorted
 
 DELETE_CHUNK = 500

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from importer.db.backends import STAGING_ROW, Backend
 from importer.feeds import FeedSpec
 from importer.feeds.base import HASH_COLUMN, PARTNER_COLUMN
-from importer.reading import LINE_COUNT
+from importer.raw import LINE_COUNT
 
 
 def staging_table(spec: FeedSpec) -> str:
