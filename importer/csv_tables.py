@@ -123,7 +123,9 @@ def _read_header(path: Path, options: ReadOptions) -> CsvHeader:
         try:
             fields = next(csv.reader(itertools.chain([first_line], lines), delimiter=separator))
         except (csv.Error, StopIteration) as exc:
-            raise UnreadableFileError(f"line 1: the header cannot be parsed: {exc}") from exc
+            raise UnreadableFileError(
+                "line 1: the header cannot be read as CSV (a quote in it is never closed?)"
+            ) from exc
     if longest := max((len(f) for f in fields if len(f) > MAX_HEADER_CHARS), default=0):
         raise UnreadableFileError(
             f"line 1: a column name of {longest} characters: is the first line the header?"

@@ -88,7 +88,7 @@ def _parsed(lines: list[bytes], rows: list[int], unreadable: list[tuple[int, str
         first = good_rows[0] if good_rows else 0
         raise UnreadableFileError(
             f"records from {first} on: a field holds values of kinds that do not mix (such as "
-            f"an object in one record and a list in another): {str(exc).splitlines()[0]}"
+            "an object in one record and a list or a text in another): send one kind per field"
         ) from exc
 
 

@@ -81,7 +81,10 @@ def _decompressed(path: Path, scratch: Path, limit: int) -> Path:
                     )
                 sink.write(chunk)
     except (OSError, EOFError, zlib.error) as exc:
-        raise UnreadableFileError(f"gzip data is damaged or truncated: {exc}") from exc
+        raise UnreadableFileError(
+            "the gzip data is damaged or cut short (an upload that stopped early?): send the "
+            "file again"
+        ) from exc
     return target
 
 
@@ -97,7 +100,10 @@ def _as_utf8(path: Path, encoding: str, scratch: Path) -> Path:
         try:
             shutil.copyfileobj(source, sink, 1 << 20)
         except UnicodeDecodeError as exc:
-            raise UnreadableFileError(f"not valid {encoding}: {exc.reason}") from exc
+            raise UnreadableFileError(
+                f"bytes that are not {encoding} text (the encoding agreed for this partner): "
+                "export the file in that encoding, or agree another"
+            ) from exc
     return target
 
 

@@ -44,7 +44,7 @@ CASES: dict[str, tuple[bytes, str, list[str]]] = {
     "products_nul_bytes.csv": (H + b"A1,On\x00e,1.00\n", "FAILED", ["NUL", "name"]),
     "products_invalid_utf8.csv": (H + b"A1,\xff\xfe,1.00\n", "FAILED", ["line 2", "not UTF-8"]),
     "products_cp1252_as_utf8.csv": (H + "A1,Café,1.00\n".encode("cp1252"), "FAILED", ["cp1252"]),
-    "products_truncated.csv.gz": (gzipped(GOOD * 50)[:60], "FAILED", ["gzip", "truncated"]),
+    "products_truncated.csv.gz": (gzipped(GOOD * 50)[:60], "FAILED", ["gzip", "cut short"]),
     "products_gzip_bomb.csv.gz": (
         gzipped(H + b"A" * (24 << 20)),
         "FAILED",
