@@ -9,7 +9,9 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
 from sqlalchemy import Engine
@@ -20,7 +22,7 @@ from importer.config import Settings, config_path, load_settings
 from importer.daemon import Daemon
 from importer.db import schema
 from importer.db.engine import make_engine
-from importer.db.ledger import ImportJob, JobStatus, Ledger
+from importer.db.ledger import ImportJob, JobFilter, JobStatus, Ledger
 from importer.dispatch import Dispatcher, reconcile
 from importer.exceptions import (
     ConfigError,
@@ -31,6 +33,7 @@ from importer.exceptions import (
 )
 from importer.feed_docs import feeds_markdown
 from importer.feeds import FEEDS
+from importer.history import row_history
 from importer.inbox import Inbox
 from importer.lifecycle import Pipeline
 from importer.loading import load_file
@@ -64,12 +67,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+CONFIG_HELP = (
+    "TOML file (default: $IMPORTER_CONFIG, else config/importer.toml, else "
+    "/etc/importer/importer.toml); accepted before or after the command"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="importer", description=__doc__)
-    parser.add_argument(
-        "--config", help="TOML file (default: $IMPORTER_CONFIG or config/importer.toml)"
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--config", help=CONFIG_HELP)
+    parser.add_argument("--version", action="version", version=f"importer {_version()}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
+    commands = _Commands(parser.add_subparsers(dest="command", required=True), common)
 
     run = commands.add_parser("run", help="run as a daemon: process files as they arrive")
     run.set_defaults(handler=_run)
@@ -96,25 +106,41 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.set_defaults(handler=_validate)
 
-    jobs = commands.add_parser("jobs", help="list recent jobs")
+    jobs = commands.add_parser("jobs", help="list recent jobs, newest first")
     jobs.add_argument(
-        "--status", choices=[s.value.lower() for s in JobStatus] + [s.value for s in JobStatus]
+        "--status",
+        choices=[s.value.lower() for s in JobStatus] + [s.value for s in JobStatus],
+        help="only jobs that ended so",
     )
-    jobs.add_argument("--partner")
-    jobs.add_argument("--since", type=_timestamp, help="ISO date or date-time")
-    jobs.add_argument("--limit", type=int, default=50)
+    jobs.add_argument("--partner", help="only this partner's jobs")
+    jobs.add_argument("--feed", help="only this feed's jobs")
+    jobs.add_argument("--file", help="only files whose name matches this glob, e.g. 'orders_*'")
+    jobs.add_argument("--since", type=_timestamp, help="received at or after (ISO date or time)")
+    jobs.add_argument("--until", type=_timestamp, help="received before (ISO date or time)")
+    jobs.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     jobs.set_defaults(handler=_jobs)
 
-    job = commands.add_parser("job", help="show one job and its first changes")
-    job.add_argument("id", type=int)
+    job = commands.add_parser(
+        "job", help="one job: its fields, where its file and reports are now, its first changes"
+    )
+    job.add_argument("id", type=int, help="the job id (importer jobs lists them)")
     job.set_defaults(handler=_job)
+
+    history = commands.add_parser(
+        "history", help="what changed for one row: its recorded changes, oldest first"
+    )
+    history.add_argument("feed", choices=sorted(FEEDS), help="the feed the row belongs to")
+    history.add_argument("key", nargs="+", help="the row's key values, in the feed's key order")
+    history.add_argument("--partner", required=True, help="the partner whose row it is")
+    history.add_argument("--since", type=_timestamp, help="changes at or after this time")
+    history.set_defaults(handler=_history)
 
     feeds = commands.add_parser("feeds", help="describe the feeds partners can send")
     feeds.add_argument("--markdown", action="store_true", help="the full partner guide as Markdown")
     feeds.set_defaults(handler=_feeds)
 
     db = commands.add_parser("db", help="database maintenance")
-    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands = _Commands(db.add_subparsers(dest="db_command", required=True), common)
     upgrade = db_commands.add_parser(
         "upgrade", help="run the schema migrations the database lacks (back it up first)"
     )
@@ -124,6 +150,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     status.set_defaults(handler=_db_status)
     return parser
+
+
+class _Commands:
+    """Subcommands that all take ``--config`` after their name too."""
+
+    def __init__(self, actions: Any, common: argparse.ArgumentParser) -> None:
+        self._actions = actions
+        self._common = common
+
+    def add_parser(self, name: str, *, help: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = self._actions.add_parser(
+            name, help=help, description=help, parents=[self._common]
+        )
+        return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("importer")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _timestamp(text: str) -> datetime:
@@ -316,15 +363,45 @@ def _dry_run(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
 
 
 def _jobs(args: argparse.Namespace, settings: Settings) -> int:
+    wanted = JobFilter(
+        status=args.status,
+        partner_id=args.partner,
+        feed=args.feed,
+        file_glob=args.file,
+        since=args.since,
+        until=args.until,
+        limit=args.limit,
+    )
     with _database(settings) as engine:
-        jobs = Ledger(engine).jobs(args.status, args.partner, args.since, args.limit)
+        jobs = Ledger(engine).jobs(wanted)
     print(
-        f"{'id':>6}  {'status':<10} {'partner':<12} {'feed':<18} {'rows':>8} {'ins':>7} {'upd':>7} {'fail':>6}  file"
+        f"{'id':>6}  {'status':<10} {'partner':<12} {'feed':<18} {'received':<20} "
+        f"{'completed':<20} {'rows':>8} {'ins':>7} {'upd':>7} {'fail':>6}  file"
     )
     for job in jobs:
         print(
-            f"{job.id:>6}  {job.status:<10} {job.partner_id:<12} {job.feed or '-':<18} {job.row_count:>8} "
+            f"{job.id:>6}  {job.status:<10} {job.partner_id:<12} {job.feed or '-':<18} "
+            f"{_when(job.created_at):<20} {_when(job.completed_at):<20} {job.row_count:>8} "
             f"{job.inserted_count:>7} {job.updated_count:>7} {job.failed_count:>6}  {job.file_name}"
+        )
+    return EXIT_OK
+
+
+def _when(moment: datetime | None) -> str:
+    return as_utc(moment).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
+
+
+def _history(args: argparse.Namespace, settings: Settings) -> int:
+    spec = FEEDS[args.feed]
+    with _database(settings) as engine, engine.connect() as connection:
+        changes = row_history(connection, spec, args.partner, args.key, args.since)
+    if not changes:
+        print(f"no recorded changes of {args.feed} {' '.join(args.key)} for {args.partner}")
+        return EXIT_OK
+    for change in changes:
+        print(
+            f"{_when(change.changed_at)}  {change.column}: {change.old} -> {change.new}  "
+            f"(job {change.job_id}, {change.file_name or '-'})"
         )
     return EXIT_OK
 
@@ -339,6 +416,11 @@ def _job(args: argparse.Namespace, settings: Settings) -> int:
     values = job.model_dump()
     for name in ImportJob.model_fields:
         print(f"{name:>16}: {values[name]}")
+    print(f"{'file now':>16}: {_where(job.stored_path)}")
+    for suffix in (".report.json", ".errors.csv"):
+        report = f"{job.stored_path}{suffix}" if job.stored_path else None
+        if report and Path(report).exists():
+            print(f"{suffix.strip('.'):>16}: {report}")
     if changes:
         print("\nchanges:")
         for change in changes:
@@ -346,6 +428,13 @@ def _job(args: argparse.Namespace, settings: Settings) -> int:
                 f"  {change.table_name} {change.row_key} {change.column_name}: {change.old_value} -> {change.new_value}"
             )
     return EXIT_OK
+
+
+def _where(stored_path: str | None) -> str:
+    """Where the job's file is now; retention or an operator may have removed it since."""
+    if not stored_path:
+        return "-"
+    return stored_path if Path(stored_path).exists() else f"{stored_path} (no longer there)"
 
 
 def _feeds(args: argparse.Namespace, settings: Settings) -> int:

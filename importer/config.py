@@ -26,7 +26,8 @@ from importer.exceptions import ConfigError
 from importer.feeds import FEEDS
 from importer.partner_ids import PartnerId
 
-DEFAULT_CONFIG_PATH = Path("config/importer.toml")
+CONFIG_PLACES = (Path("config/importer.toml"), Path("/etc/importer/importer.toml"))
+"""where a command looks for its configuration when neither --config nor $IMPORTER_CONFIG says"""
 ENV_PREFIX = "IMPORTER_"
 ENV_CONFIG_PATH = "IMPORTER_CONFIG"
 
@@ -286,25 +287,38 @@ class Settings(_Section):
         return self.partners.get(partner_id, PartnerSettings())
 
 
-def config_path(explicit: str | os.PathLike[str] | None) -> Path:
-    """The file named on the command line, else ``$IMPORTER_CONFIG``, else the bundled default."""
+def config_path(
+    explicit: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None
+) -> Path:
+    """The file named on the command line, else ``$IMPORTER_CONFIG``, else the first of
+    ``./config/importer.toml`` and ``/etc/importer/importer.toml`` that exists."""
     if explicit is not None:
         return Path(explicit)
-    return Path(os.environ.get(ENV_CONFIG_PATH, DEFAULT_CONFIG_PATH))
+    named = (os.environ if environ is None else environ).get(ENV_CONFIG_PATH)
+    if named:
+        return Path(named)
+    found = next((place for place in CONFIG_PLACES if place.is_file()), None)
+    if found is None:
+        raise ConfigError(
+            "no configuration found: looked for --config, $IMPORTER_CONFIG, "
+            + " and ".join(str(place) for place in CONFIG_PLACES)
+        )
+    return found
 
 
 def load_settings(
     path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
     """Read the TOML file, apply environment overrides, validate; ConfigError names the bad key."""
-    file = config_path(path)
+    environ = os.environ if environ is None else environ
+    file = config_path(path, environ)
     try:
         raw: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"config file {file} does not exist") from exc
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"config file {file} cannot be read: {exc}") from exc
-    apply_env_overrides(raw, os.environ if environ is None else environ)
+    apply_env_overrides(raw, environ)
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
@@ -315,11 +329,16 @@ def load_settings(
 
 
 def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """``IMPORTER_DATABASE__URL=x`` sets ``raw["database"]["url"] = "x"``; JSON lists/objects parse."""
+    """``IMPORTER_DATABASE__URL=x`` sets ``raw["database"]["url"] = "x"``; JSON lists/objects parse.
+
+    Only variables that name a section (``IMPORTER_DATABASE__...``, ``IMPORTER_LIMITS__...``) are
+    settings; other ``IMPORTER_*`` variables (a test's ``IMPORTER_TEST_POSTGRES``) are not ours."""
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_PATH:
             continue
         path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        if path[0] not in Settings.model_fields:
+            continue
         if not all(path):
             raise ConfigError(f"environment variable {name}: empty key segment")
         node = raw

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from importer import metrics
 from importer.cli import main
 from importer.config import ExpectedFeed, Settings
-from importer.db.ledger import JobStatus
+from importer.db.ledger import JobFilter, JobStatus
 from importer.exceptions import ConfigError
 from importer.lifecycle import Pipeline
 from importer.locks import SingleDaemonLock
@@ -66,10 +66,15 @@ def test_retry_puts_a_failed_file_back_and_links_the_next_job(
     assert json.loads(Path(f"{again.path}.report.json").read_text())["job_id"] == again.job_id
     job = pipeline.ledger.get(again.job_id)
     assert job is not None and job.retry_of == failed.job_id
-    listed = pipeline.ledger.jobs(status="failed", since=datetime.now(UTC) - timedelta(minutes=5))
+    listed = pipeline.ledger.jobs(
+        JobFilter(status="failed", since=datetime.now(UTC) - timedelta(minutes=5))
+    )
     assert {j.id for j in listed} == {failed.job_id, again.job_id}
     assert (
-        pipeline.ledger.jobs(status="failed", since=datetime.now(UTC) + timedelta(minutes=5)) == []
+        pipeline.ledger.jobs(
+            JobFilter(status="failed", since=datetime.now(UTC) + timedelta(minutes=5))
+        )
+        == []
     )
 
 
@@ -113,7 +118,9 @@ def test_a_file_whose_loads_keep_being_cut_short_waits_in_failed_until_retried(
         assert incoming.exists(), "an interruption puts the file back"
     _cut_short(pipeline, "acme", "products.csv")
     assert not incoming.exists()
-    set_aside = [j for j in pipeline.ledger.jobs(status="failed") if j.file_name == incoming.name]
+    set_aside = [
+        j for j in pipeline.ledger.jobs(JobFilter(status="failed")) if j.file_name == incoming.name
+    ]
     assert len(set_aside) == 1 and set_aside[0].id is not None
     assert set_aside[0].stored_path is not None
     report = json.loads(Path(f"{set_aside[0].stored_path}.report.json").read_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import BigInteger, DateTime, Engine, Index, Text, func
@@ -75,6 +76,25 @@ class RowChange(SQLModel, table=True):
     old_value: str | None = Field(default=None, sa_type=Text)
     new_value: str | None = Field(default=None, sa_type=Text)
     changed_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """Which jobs ``importer jobs`` lists; every part optional."""
+
+    status: str | None = None
+    partner_id: str | None = None
+    feed: str | None = None
+    file_glob: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+
+
+def glob_as_like(glob: str) -> str:
+    """``orders_*.csv`` -> ``orders\\_%.csv``: a shell glob as a LIKE pattern (escape ``\\``)."""
+    escaped = glob.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
 
 
 class Ledger:
@@ -154,21 +174,24 @@ class Ledger:
             )
             return session.exec(statement).first()
 
-    def jobs(
-        self,
-        status: str | None = None,
-        partner_id: str | None = None,
-        since: datetime | None = None,
-        limit: int = 50,
-    ) -> list[ImportJob]:
+    def jobs(self, wanted: JobFilter | None = None) -> list[ImportJob]:
+        """The newest jobs that match ``wanted``."""
+        wanted = wanted or JobFilter()
+        statement = select(ImportJob).order_by(col(ImportJob.id).desc()).limit(wanted.limit)
+        if wanted.status:
+            statement = statement.where(func.upper(ImportJob.status) == wanted.status.upper())
+        if wanted.partner_id:
+            statement = statement.where(ImportJob.partner_id == wanted.partner_id)
+        if wanted.feed:
+            statement = statement.where(ImportJob.feed == wanted.feed)
+        if wanted.file_glob:
+            pattern = glob_as_like(wanted.file_glob)
+            statement = statement.where(col(ImportJob.file_name).like(pattern, escape="\\"))
+        if wanted.since:
+            statement = statement.where(col(ImportJob.created_at) >= wanted.since)
+        if wanted.until:
+            statement = statement.where(col(ImportJob.created_at) < wanted.until)
         with Session(self.engine) as session:
-            statement = select(ImportJob).order_by(col(ImportJob.id).desc()).limit(limit)
-            if status:
-                statement = statement.where(func.upper(ImportJob.status) == status.upper())
-            if partner_id:
-                statement = statement.where(ImportJob.partner_id == partner_id)
-            if since:
-                statement = statement.where(col(ImportJob.created_at) >= since)
             return list(session.exec(statement))
 
     def changes(self, job_id: int, limit: int = 20) -> list[RowChange]:
