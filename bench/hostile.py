@@ -2,6 +2,7 @@
 
     python -m bench.hostile                 # the corpus and the large cases
     python -m bench.hostile --skip-large    # the corpus only
+    python -m bench.hostile --skip-corpus   # the large cases only
 
 Each file runs in its own ``importer process`` (SQLite, a fresh inbox) so that its peak resident
 memory is its own. The large cases are written to a scratch folder first: a 600 MB line inside a
@@ -58,14 +59,18 @@ def very_wide(path: Path) -> None:
 
 
 def big_ndjson(path: Path) -> None:
+    """1 GB of distinct products (a repeated SKU would fail every row as a repeated key)."""
     with path.open("wb") as sink:
-        rows = b"".join(
-            b'{"sku": "A%d", "name": "Item %d with a longer name to fill space", "price": %d.5}\n'
-            % (i, i, i)
-            for i in range(100_000)
-        )
+        start = 0
         while sink.tell() < 1024 * MB:
-            sink.write(rows)
+            sink.write(
+                b"".join(
+                    b'{"sku": "A%d", "name": "Item %d with a longer name to fill space", '
+                    b'"price": %d.5}\n' % (i, i, i % 1000)
+                    for i in range(start, start + 100_000)
+                )
+            )
+            start += 100_000
 
 
 LARGE: dict[str, Callable[[Path], None]] = {
@@ -107,10 +112,11 @@ def run_file(source: Path, workdir: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-large", action="store_true", help="only the corpus")
+    parser.add_argument("--skip-corpus", action="store_true", help="only the large files")
     args = parser.parse_args()
     peak = 0.0
     with tempfile.TemporaryDirectory(prefix="importer-hostile-") as scratch:
-        files = sorted(CORPUS.iterdir())
+        files = [] if args.skip_corpus else sorted(CORPUS.iterdir())
         if not args.skip_large:
             for name, write in LARGE.items():
                 write(Path(scratch) / name)
