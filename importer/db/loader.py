@@ -191,6 +191,8 @@ class FileLoad:
         table.skipped = [s.filter(~s.is_in(dropped)) for s in table.skipped]
         if not table.staged:
             return
+        if len(pending) > DELETE_CHUNK:  # else each chunk's DELETE scans the whole staging table
+            self.connection.exec_driver_sql(statements.index_staged_rows(spec))
         for start in range(0, len(pending), DELETE_CHUNK):
             chunk = pending[start : start + DELETE_CHUNK]
             self.connection.exec_driver_sql(statements.delete_staged(spec, chunk))

@@ -64,6 +64,11 @@ def live_keys(spec: FeedSpec, partner_id: str, within: Sequence[str] = ()) -> st
     return query
 
 
+def index_staged_rows(spec: FeedSpec) -> str:
+    staging = staging_table(spec)
+    return f"CREATE INDEX IF NOT EXISTS {staging}_rows ON {staging} ({STAGING_ROW})"
+
+
 def delete_staged(spec: FeedSpec, rows: Sequence[int]) -> str:
     return (
         f"DELETE FROM {staging_table(spec)} WHERE {STAGING_ROW} IN "
