@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     retry = commands.add_parser("retry", help="put a failed job's file back into incoming/")
-    retry.add_argument("id", type=int)
+    retry.add_argument("id", type=int, help="the FAILED job whose file goes back")
     retry.set_defaults(handler=_retry)
 
     process = commands.add_parser(
@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     process.set_defaults(handler=_process)
 
     validate = commands.add_parser("validate", help="check a file without writing anything")
-    validate.add_argument("file", type=Path)
+    validate.add_argument("file", type=Path, help="the file to check, anywhere on disk")
     validate.add_argument("--feed", help="feed name (default: from the file name)")
     validate.add_argument("--partner", default="validate", help="partner whose settings apply")
     validate.add_argument(

@@ -9,19 +9,20 @@ from pathlib import Path
 import polars as pl
 
 from importer.exceptions import UnreadableFileError
-from importer.json_records import JsonBatch, JsonLimits, json_batches
+from importer.json_records import JsonBatch, JsonLimits, array_as_ndjson, json_batches
 from importer.names import snake_case
 from importer.raw import ITEM, ROW, UNREADABLE, RawTable, ReadOptions, column_name
 
 
-def read_json(path: Path, ndjson: bool, options: ReadOptions) -> RawTable:
+def read_json(path: Path, ndjson: bool, options: ReadOptions, scratch: Path) -> RawTable:
     """A JSON array, NDJSON, or an object wrapping one array (``{"products": [...]}``), read in
     two passes of batches: the first learns every field any record has (so every batch has the
     same columns), the second hands the batches on. Lines nested in the records come batch by
-    batch with their records."""
+    batch with their records. An array is first written out as NDJSON in ``scratch``."""
     limits = JsonLimits(options.batch_rows, options.max_record_bytes, options.nested_lists)
-    fields = _json_fields(json_batches(path, ndjson, limits), options)
-    stream = _JsonStream(json_batches(path, ndjson, limits), fields)
+    lines = path if ndjson else array_as_ndjson(path, scratch / "records.ndjson", limits)
+    fields = _json_fields(json_batches(lines, limits), options)
+    stream = _JsonStream(json_batches(lines, limits), fields)
     return RawTable(list(fields.scalars), stream.records(), stream.children)
 
 

@@ -58,7 +58,8 @@ def open_table(path: Path, options: ReadOptions) -> Iterator[RawTable]:
         if fmt in ("json", "ndjson"):
             _check_json_size(utf8.stat().st_size, options.max_json_bytes)
             check_utf8(utf8)
-            yield read_json(utf8, fmt == "ndjson" or _looks_like_ndjson(utf8), options)
+            ndjson = fmt == "ndjson" or _looks_like_ndjson(utf8)
+            yield read_json(utf8, ndjson, options, Path(scratch))
         else:
             delimiter = options.delimiter or ("\t" if fmt == "tsv" else None)
             yield read_csv(utf8, replace(options, delimiter=delimiter))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -118,3 +119,19 @@ def test_history_lists_the_changes_of_one_row_oldest_first(
     assert untouched.stdout.startswith("no recorded changes")
     assert bad_key.returncode == 1
     assert "keyed by sku, competitor, observed_on, store_id" in bad_key.stderr
+
+
+def test_help_describes_every_argument_of_every_command() -> None:
+    from importer.cli import _parser
+
+    parser = _parser()
+    commands = [parser]
+    undescribed = []
+    while commands:
+        command = commands.pop()
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                commands.extend(action.choices.values())
+            elif not action.help and action.dest != "help":
+                undescribed.append(f"{command.prog} {action.dest}")
+    assert undescribed == []
