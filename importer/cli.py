@@ -81,6 +81,27 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
     commands = _Commands(parser.add_subparsers(dest="command", required=True), common)
 
+    _add_file_commands(commands)
+    _add_ledger_commands(commands)
+    feeds = commands.add_parser("feeds", help="describe the feeds partners can send")
+    feeds.add_argument("--markdown", action="store_true", help="the full partner guide as Markdown")
+    feeds.set_defaults(handler=_feeds)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = _Commands(db.add_subparsers(dest="db_command", required=True), common)
+    upgrade = db_commands.add_parser(
+        "upgrade", help="run the schema migrations the database lacks (back it up first)"
+    )
+    upgrade.set_defaults(handler=_db_upgrade)
+    status = db_commands.add_parser(
+        "status", help="the database's schema revision, the code's, and any difference"
+    )
+    status.set_defaults(handler=_db_status)
+    return parser
+
+
+def _add_file_commands(commands: _Commands) -> None:
+    """The commands that take files: the daemon, a one-off run, a dry run, a retry."""
     run = commands.add_parser("run", help="run as a daemon: process files as they arrive")
     run.set_defaults(handler=_run)
 
@@ -106,6 +127,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.set_defaults(handler=_validate)
 
+
+def _add_ledger_commands(commands: _Commands) -> None:
+    """The commands that answer from the ledger: jobs, one job, one row's history."""
     jobs = commands.add_parser("jobs", help="list recent jobs, newest first")
     jobs.add_argument(
         "--status",
@@ -134,22 +158,6 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--partner", required=True, help="the partner whose row it is")
     history.add_argument("--since", type=_timestamp, help="changes at or after this time")
     history.set_defaults(handler=_history)
-
-    feeds = commands.add_parser("feeds", help="describe the feeds partners can send")
-    feeds.add_argument("--markdown", action="store_true", help="the full partner guide as Markdown")
-    feeds.set_defaults(handler=_feeds)
-
-    db = commands.add_parser("db", help="database maintenance")
-    db_commands = _Commands(db.add_subparsers(dest="db_command", required=True), common)
-    upgrade = db_commands.add_parser(
-        "upgrade", help="run the schema migrations the database lacks (back it up first)"
-    )
-    upgrade.set_defaults(handler=_db_upgrade)
-    status = db_commands.add_parser(
-        "status", help="the database's schema revision, the code's, and any difference"
-    )
-    status.set_defaults(handler=_db_status)
-    return parser
 
 
 class _Commands:
