@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import threading
 import time
@@ -44,6 +45,7 @@ from importer.problems import problems_frame
 from importer.report import apply_counts, build_report
 from importer.routing import feed_patterns, route
 from importer.scanning import Candidate, waiting
+from importer.status import feed_status
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -129,7 +131,14 @@ def _add_file_commands(commands: _Commands) -> None:
 
 
 def _add_ledger_commands(commands: _Commands) -> None:
-    """The commands that answer from the ledger: jobs, one job, one row's history."""
+    """The commands that answer from the ledger: status, jobs, one job, one row's history."""
+    status = commands.add_parser(
+        "status",
+        help="how every partner's feeds are doing; exit 1 when one is late or its last file failed",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object per feed, for scripts")
+    status.set_defaults(handler=_status)
+
     jobs = commands.add_parser("jobs", help="list recent jobs, newest first")
     jobs.add_argument(
         "--status",
@@ -393,6 +402,29 @@ def _jobs(args: argparse.Namespace, settings: Settings) -> int:
             f"{job.inserted_count:>7} {job.updated_count:>7} {job.failed_count:>6}  {job.file_name}"
         )
     return EXIT_OK
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    with _database(settings) as engine:
+        lanes = feed_status(settings, engine, utc_now())
+    if args.json:
+        print(json.dumps([lane.as_json() for lane in lanes], indent=2))
+    else:
+        print(
+            f"{'partner':<12} {'feed':<18} {'health':<8} {'last file':<28} {'received':<20} "
+            f"{'outcome':<10} {'rows':>8} {'files 7d':>8} {'failed':>6} {'errors':>7} "
+            f"{'waiting':>7} {'in hand':>7}  expected"
+        )
+        for lane in lanes:
+            health = "late" if lane.late else "failing" if not lane.healthy else "ok"
+            print(
+                f"{lane.partner:<12} {lane.feed:<18} {health:<8} {lane.last_file or '-':<28} "
+                f"{_when(lane.last_received):<20} {lane.last_status or '-':<10} "
+                f"{lane.last_rows if lane.last_rows is not None else '-':>8} "
+                f"{lane.files_7d:>8} {lane.failed_files_7d:>6} {lane.error_rate_7d:>7.1%} "
+                f"{lane.waiting:>7} {lane.in_hand:>7}  {lane.expected_by or '-'}"
+            )
+    return EXIT_OK if all(lane.healthy for lane in lanes) else EXIT_FAILED
 
 
 def _when(moment: datetime | None) -> str:

@@ -12,25 +12,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
 from sqlalchemy import Engine
-from sqlmodel import Session, col, func, select
 
 from importer import metrics
 from importer.config import ExpectedFeed, Settings
-from importer.db.ledger import ImportJob, JobStatus
+from importer.db.ledger import Ledger
 from importer.retention import purge_old_days
 from importer.sftp_poller import SftpPoller
-
-
-def arrived_since(engine: Engine, expected: ExpectedFeed, since: datetime) -> bool:
-    """Whether a file of this partner and feed was loaded (or was a duplicate) since ``since``."""
-    with Session(engine) as session:
-        statement = select(func.count()).where(
-            ImportJob.partner_id == expected.partner,
-            ImportJob.feed == expected.feed,
-            col(ImportJob.status).in_((JobStatus.COMPLETED, JobStatus.DUPLICATE)),
-            col(ImportJob.created_at) >= since,
-        )
-        return bool(session.exec(statement).one())
 
 
 def check_expected(engine: Engine, expected: ExpectedFeed, now: datetime | None = None) -> bool:
@@ -38,7 +25,7 @@ def check_expected(engine: Engine, expected: ExpectedFeed, now: datetime | None 
     zone = ZoneInfo(expected.timezone)
     current = (now or datetime.now(zone)).astimezone(zone)
     midnight = datetime.combine(current.date(), time(), tzinfo=zone)
-    if arrived_since(engine, expected, midnight):
+    if Ledger(engine).arrived_since(expected.partner, expected.feed, midnight):
         return True
     metrics.EXPECTED_MISSED.labels(expected.partner, expected.feed).inc()
     logger.error(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -135,3 +136,48 @@ def test_help_describes_every_argument_of_every_command() -> None:
             elif not action.help and action.dest != "help":
                 undescribed.append(f"{command.prog} {action.dest}")
     assert undescribed == []
+
+
+def test_status_shows_every_feed_seen_or_expected_and_exits_1_when_one_is_late(
+    tmp_path: Path, database_url: str
+) -> None:
+    config = write_config(tmp_path, database_url)
+    config.write_text(
+        config.read_text()
+        + '\n[[expected_feeds]]\npartner = "acme"\nfeed = "inventory"\nby = "00:00"\n'
+    )
+    load_twice(tmp_path, config)
+    waiting = tmp_path / "inbox" / "incoming" / "acme" / "products_3.csv"
+    waiting.write_text(PRODUCTS_2)
+
+    table = importer(config, "status")
+    as_json = importer(config, "status", "--json")
+
+    assert table.returncode == as_json.returncode == 1
+    assert table.stdout.splitlines()[0].split()[:3] == ["partner", "feed", "health"]
+    lanes = {(lane["partner"], lane["feed"]): lane for lane in json.loads(as_json.stdout)}
+    products, inventory = lanes[("acme", "products")], lanes[("acme", "inventory")]
+    assert (products["last_file"], products["last_status"], products["files_7d"]) == (
+        "products_2.csv",
+        "COMPLETED",
+        2,
+    )
+    assert (products["waiting"], products["healthy"]) == (1, True)
+    assert (inventory["late"], inventory["last_file"], inventory["healthy"]) == (True, None, False)
+
+
+def test_status_exits_0_when_all_is_well_and_1_after_a_failed_file(
+    tmp_path: Path, database_url: str
+) -> None:
+    config = write_config(tmp_path, database_url)
+    load_twice(tmp_path, config)
+    well = importer(config, "status")
+    bad = tmp_path / "drop" / "products_bad.csv"
+    bad.write_text("name\nno sku\n")
+    importer(config, "process", str(bad), "--partner", "acme")
+    failing = importer(config, "status", "--json")
+
+    assert well.returncode == 0, well.stdout
+    assert failing.returncode == 1
+    (products,) = json.loads(failing.stdout)
+    assert (products["last_status"], products["failed_files_7d"]) == ("FAILED", 1)

@@ -194,6 +194,17 @@ class Ledger:
         with Session(self.engine) as session:
             return list(session.exec(statement))
 
+    def arrived_since(self, partner_id: str, feed: str, since: datetime) -> bool:
+        """Whether a file of this partner and feed was loaded (or was a duplicate) since then."""
+        with Session(self.engine) as session:
+            statement = select(func.count()).where(
+                ImportJob.partner_id == partner_id,
+                ImportJob.feed == feed,
+                col(ImportJob.status).in_((JobStatus.COMPLETED, JobStatus.DUPLICATE)),
+                col(ImportJob.created_at) >= since,
+            )
+            return bool(session.exec(statement).one())
+
     def changes(self, job_id: int, limit: int = 20) -> list[RowChange]:
         with Session(self.engine) as session:
             statement = (

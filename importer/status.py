@@ -1,0 +1,159 @@
+"""How every feed is doing: one row per partner and feed that has been seen or is expected.
+
+The ledger gives each lane's last file and its last seven days; ``[[expected_feeds]]`` say which
+are late; the inbox says what waits. A lane is unhealthy when its last file failed or its
+deadline passed with nothing arrived: ``importer status`` then exits 1, for cron or a check.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import Engine, bindparam, text
+from sqlalchemy.types import DateTime, Integer, String
+
+from importer.config import ExpectedFeed, Settings
+from importer.db.ledger import JobStatus, Ledger
+from importer.exceptions import TerminalError
+from importer.inbox import Inbox
+from importer.routing import route
+
+WINDOW = timedelta(days=7)
+UNROUTED = "-"
+"""the feed of files whose name matched no feed"""
+_FINAL = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.DUPLICATE.value)
+Lane = tuple[str, str]
+
+
+@dataclass
+class LaneStatus:
+    partner: str
+    feed: str
+    last_file: str | None = None
+    last_received: datetime | None = None
+    last_status: str | None = None
+    last_rows: int | None = None
+    files_7d: int = 0
+    failed_files_7d: int = 0
+    rows_7d: int = 0
+    failed_rows_7d: int = 0
+    expected_by: str | None = None
+    late: bool = False
+    waiting: int = 0
+    """files in ``incoming/``"""
+    in_hand: int = 0
+    """files in ``processing/``"""
+
+    @property
+    def healthy(self) -> bool:
+        return not self.late and self.last_status != JobStatus.FAILED
+
+    @property
+    def error_rate_7d(self) -> float:
+        return self.failed_rows_7d / self.rows_7d if self.rows_7d else 0.0
+
+    def as_json(self) -> dict[str, object]:
+        body = asdict(self)
+        body["last_received"] = self.last_received.isoformat() if self.last_received else None
+        body["error_rate_7d"] = round(self.error_rate_7d, 4)
+        body["healthy"] = self.healthy
+        return body
+
+
+def feed_status(settings: Settings, engine: Engine, now: datetime) -> list[LaneStatus]:
+    lanes: dict[Lane, LaneStatus] = {}
+
+    def lane(partner: str, feed: str | None) -> LaneStatus:
+        key = (partner, feed or UNROUTED)
+        return lanes.setdefault(key, LaneStatus(*key))
+
+    with engine.connect() as connection:
+        for row in connection.execute(_LAST_FILES, {"final": list(_FINAL)}):
+            found = lane(row.partner_id, row.feed)
+            found.last_file, found.last_received = row.file_name, row.created_at
+            found.last_status, found.last_rows = row.status, row.row_count
+        for row in connection.execute(_WEEK, {"since": now - WINDOW, "final": list(_FINAL)}):
+            found = lane(row.partner_id, row.feed)
+            found.files_7d, found.failed_files_7d = row.files, row.failed_files
+            found.rows_7d, found.failed_rows_7d = row.rows or 0, row.failed_rows or 0
+    for expected in settings.expected_feeds:
+        found = lane(expected.partner, expected.feed)
+        found.expected_by = f"{expected.by} {expected.days} {expected.timezone}"
+        found.late = found.late or _is_late(engine, expected, now)
+    inbox = Inbox(settings.inbox.root)
+    for (partner, feed), count in _files_in(inbox.incoming, settings, in_hand=False).items():
+        lane(partner, feed).waiting = count
+    for (partner, feed), count in _files_in(inbox.processing, settings, in_hand=True).items():
+        lane(partner, feed).in_hand = count
+    return [lanes[key] for key in sorted(lanes)]
+
+
+def _is_late(engine: Engine, expected: ExpectedFeed, now: datetime) -> bool:
+    """Today's deadline is past (on a day the feed is due) and nothing arrived since midnight."""
+    zone = ZoneInfo(expected.timezone)
+    local = now.astimezone(zone)
+    midnight = datetime.combine(local.date(), time(), tzinfo=zone)
+    hour, minute = (int(part) for part in expected.by.split(":"))
+    trigger = CronTrigger(day_of_week=expected.days, hour=hour, minute=minute, timezone=zone)
+    deadline = trigger.get_next_fire_time(None, midnight)
+    if deadline is None or deadline.date() != local.date() or local < deadline:
+        return False
+    return not Ledger(engine).arrived_since(expected.partner, expected.feed, midnight)
+
+
+def _files_in(folder: Path, settings: Settings, *, in_hand: bool) -> Counter[Lane]:
+    """Files per lane in ``incoming/`` or ``processing/`` (``<job>-<file>`` there)."""
+    counts: Counter[Lane] = Counter()
+    if not folder.is_dir():
+        return counts
+    for partner in sorted(p for p in folder.iterdir() if p.is_dir()):
+        for path in partner.iterdir():
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            name = path.name.partition("-")[2] if in_hand else path.name
+            try:
+                feed = route(name, settings).name
+            except TerminalError:
+                feed = UNROUTED
+            counts[(partner.name, feed)] += 1
+    return counts
+
+
+_LAST_FILES = (
+    text(
+        "SELECT partner_id, feed, file_name, created_at, status, row_count FROM import_jobs "
+        "WHERE id IN (SELECT MAX(id) FROM import_jobs WHERE status IN :final "
+        "GROUP BY partner_id, feed)"
+    )
+    .bindparams(bindparam("final", expanding=True))
+    .columns(
+        partner_id=String,
+        feed=String,
+        file_name=String,
+        created_at=DateTime(timezone=True),
+        status=String,
+        row_count=Integer,
+    )
+)
+_WEEK = (
+    text(
+        "SELECT partner_id, feed, COUNT(*) AS files, "
+        "SUM(CASE WHEN status = 'FAILED' THEN 1 ELSE 0 END) AS failed_files, "
+        "SUM(row_count) AS rows, SUM(failed_count) AS failed_rows "
+        "FROM import_jobs WHERE created_at >= :since AND status IN :final GROUP BY partner_id, feed"
+    )
+    .bindparams(bindparam("final", expanding=True))
+    .columns(
+        partner_id=String,
+        feed=String,
+        files=Integer,
+        failed_files=Integer,
+        rows=Integer,
+        failed_rows=Integer,
+    )
+)
