@@ -17,6 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.types import DateTime, Integer, String
 
+from importer.clock import as_utc
 from importer.config import ExpectedFeed, Settings
 from importer.db.ledger import JobStatus, Ledger
 from importer.exceptions import TerminalError
@@ -59,7 +60,8 @@ class LaneStatus:
 
     def as_json(self) -> dict[str, object]:
         body = asdict(self)
-        body["last_received"] = self.last_received.isoformat() if self.last_received else None
+        received = self.last_received
+        body["last_received"] = as_utc(received).isoformat() if received else None
         body["error_rate_7d"] = round(self.error_rate_7d, 4)
         body["healthy"] = self.healthy
         return body
