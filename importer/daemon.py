@@ -17,13 +17,14 @@ from pathlib import Path
 from types import FrameType
 
 from loguru import logger
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from importer import metrics
 from importer.config import Settings, load_settings
 from importer.dispatch import Dispatcher, lane_of, reconcile
-from importer.exceptions import ConfigError, TransientError
+from importer.exceptions import ConfigError, ImporterError, TransientError
 from importer.lifecycle import Pipeline
 from importer.locks import lane_locks_for
 from importer.logs import configure_logging
@@ -95,6 +96,17 @@ class Daemon:
             list(self._pollers.values()),
         )
 
+    def healthy(self) -> bool:
+        """The database answers and the watcher runs."""
+        if not self._observer.is_alive():
+            return False
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except (ImporterError, SQLAlchemyError):
+            return False
+        return True
+
     def _order_of(self, partner_id: str, file_name: str) -> OrderBy:
         return order_of(self.settings, *lane_of(self.pipeline, partner_id, file_name))
 
@@ -106,7 +118,8 @@ class Daemon:
         self._reconcile_due.set()
         self._start_background()
         if self.settings.metrics.port:
-            metrics.serve(self.settings.metrics.host, self.settings.metrics.port)
+            metrics.seed_last_success(self.engine)
+            metrics.serve(self.settings.metrics.host, self.settings.metrics.port, self.healthy)
         database = make_url(self.settings.database.url).render_as_string(hide_password=True)
         logger.info(
             "watching {} with {} worker(s); database {}",

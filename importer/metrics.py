@@ -1,8 +1,28 @@
-"""Prometheus metrics, served on localhost when ``metrics.port`` is set."""
+"""Prometheus metrics and a health check, served on localhost when ``metrics.port`` is set.
+
+``/metrics`` for Prometheus; ``/healthz`` answers 200 only while the database answers and the
+watcher runs, 503 otherwise (for a load balancer or a probe); any other path is 404. The
+last-success gauge is seeded from the ledger at start, so a staleness alert does not fire because
+the daemon restarted.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from sqlalchemy import DateTime, Engine, text
+
+from importer.clock import as_utc
 
 REGISTRY = CollectorRegistry()
 
@@ -42,5 +62,41 @@ EXPECTED_MISSED = Counter(
 )
 
 
-def serve(host: str, port: int) -> None:
-    start_http_server(port, addr=host, registry=REGISTRY)
+def seed_last_success(engine: Engine) -> None:
+    """Each lane's last completed load, from the ledger."""
+    query = text(
+        "SELECT partner_id, feed, MAX(completed_at) FROM import_jobs "
+        "WHERE status = 'COMPLETED' AND feed IS NOT NULL GROUP BY partner_id, feed"
+    ).columns(completed_at=DateTime(timezone=True))
+    with engine.connect() as connection:
+        for partner, feed, completed in connection.execute(query):
+            if completed is not None:
+                LAST_SUCCESS.labels(partner, feed).set(as_utc(completed).timestamp())
+
+
+def serve(host: str, port: int, healthy: Callable[[], bool]) -> ThreadingHTTPServer:
+    """Serve in a thread of its own until the process ends (or ``shutdown()``)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/metrics":
+                self._answer(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
+            elif self.path == "/healthz":
+                ok = healthy()
+                self._answer(200 if ok else 503, b"ok\n" if ok else b"unhealthy\n")
+            else:
+                self._answer(404, b"not found\n")
+
+        def _answer(self, status: int, body: bytes, kind: str = "text/plain") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            """Requests are not logged: a scrape every few seconds is no news."""
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server

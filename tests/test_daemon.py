@@ -8,6 +8,7 @@ import random
 import signal
 import socket
 import time
+import urllib.error
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
@@ -378,3 +379,53 @@ def test_logs_are_json_lines_and_never_show_the_password(tmp_path: Path) -> None
     lines = [json.loads(line) for line in daemon.output().splitlines() if line.strip()]
     assert lines and all(entry["record"]["level"]["name"] for entry in lines)
     assert "s3cret-pw" not in daemon.output()
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=15) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.mark.postgres
+def test_metrics_survive_a_restart_and_healthz_follows_the_database(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    proxy = TcpProxy(("127.0.0.1", 5432))
+    proxy.open()
+    via_proxy = postgres_url.replace(":5432/", f":{proxy.port}/")
+    inbox = tmp_path / "inbox"
+    port = _free_port()
+    config = write_config(tmp_path / "c.toml", via_proxy, inbox, f"[metrics]\nport = {port}\n")
+    first = Daemon(config, tmp_path / "log1").start()
+    try:
+        incoming = inbox / "incoming" / "acme"
+        incoming.mkdir(parents=True, exist_ok=True)
+        (incoming / "products.csv").write_text(products(0, 3, 1.0))
+        wait_for(lambda: bool(data_files(inbox, "done")), 60, "the file to load")
+    finally:
+        assert first.stop() == 0
+    second = Daemon(config, tmp_path / "log2").start()
+    try:
+        wait_for(lambda: "watching" in second.output(), 60, "the daemon to start again")
+        status, body = _get(f"http://127.0.0.1:{port}/metrics")
+        seeded = [
+            line
+            for line in body.splitlines()
+            if line.startswith('importer_last_success_timestamp_seconds{feed="products"')
+        ]
+        assert status == 200 and len(seeded) == 1
+        assert abs(float(seeded[0].split()[-1]) - time.time()) < 600
+        assert _get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        assert _get(f"http://127.0.0.1:{port}/other")[0] == 404
+        proxy.cut()
+        wait_for(
+            lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 503, 60, "health to fail"
+        )
+        proxy.open()
+        wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 200, 60, "health to return")
+    finally:
+        assert second.stop() == 0
+        proxy.cut()
