@@ -421,9 +421,7 @@ def test_metrics_survive_a_restart_and_healthz_follows_the_database(
         assert _get(f"http://127.0.0.1:{port}/healthz")[0] == 200
         assert _get(f"http://127.0.0.1:{port}/other")[0] == 404
         proxy.cut()
-        wait_for(
-            lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 503, 60, "health to fail"
-        )
+        wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 503, 60, "health to fail")
         proxy.open()
         wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 200, 60, "health to return")
     finally:
