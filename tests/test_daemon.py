@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -377,8 +378,37 @@ def test_logs_are_json_lines_and_never_show_the_password(tmp_path: Path) -> None
     finally:
         daemon.kill()
     lines = [json.loads(line) for line in daemon.output().splitlines() if line.strip()]
-    assert lines and all(entry["record"]["level"]["name"] for entry in lines)
+    assert lines and all({"time", "level", "message"} <= set(entry) for entry in lines)
+    assert all(datetime.fromisoformat(entry["time"]).tzinfo for entry in lines)
     assert "s3cret-pw" not in daemon.output()
+
+
+def test_a_json_log_line_of_a_file_is_flat_with_its_fields(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    config = write_config(
+        tmp_path / "c.toml",
+        f"sqlite:///{tmp_path / 'importer.db'}",
+        inbox,
+        "[logging]\njson_lines = true\n",
+    )
+    daemon = Daemon(config, tmp_path / "log").start()
+    try:
+        incoming = inbox / "incoming" / "acme"
+        incoming.mkdir(parents=True, exist_ok=True)
+        (incoming / "products.csv").write_text(products(0, 3, 1.0))
+        wait_for(lambda: "COMPLETED" in daemon.output(), 60, "the file to load")
+    finally:
+        assert daemon.stop() == 0
+    lines = [json.loads(line) for line in daemon.output().splitlines() if line.strip()]
+    (done,) = [entry for entry in lines if entry.get("status") == "COMPLETED"]
+    assert (done["partner"], done["feed"], done["file"], done["inserted"]) == (
+        "acme",
+        "products",
+        "products.csv",
+        3,
+    )
+    assert isinstance(done["job_id"], int) and isinstance(done["duration_ms"], int)
+    assert done["level"] == "INFO" and done["message"].startswith("COMPLETED acme/products.csv")
 
 
 def _get(url: str) -> tuple[int, str]:
