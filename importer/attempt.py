@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from importer.config import FeedSettings, LimitSettings, Settings
+from importer.config import FeedSettings, LimitSettings, LoggingSettings, Settings
 from importer.db.ledger import ImportJob
 from importer.feeds import FeedSpec
 from importer.raw import ReadOptions
@@ -31,6 +31,8 @@ class LoadOptions:
     aliases: Mapping[str, str]
     feed: FeedSettings
     limits: LimitSettings
+    logging: LoggingSettings
+    """how far a big file has come is reported (``progress_rows``)"""
 
     @classmethod
     def of(cls, settings: Settings, spec: FeedSpec, partner_id: str) -> LoadOptions:
@@ -53,7 +55,14 @@ class LoadOptions:
             timezone=partner.timezone or feed.timezone or "UTC",
         )
         aliases = {**feed.aliases, **partner.aliases}
-        return cls(read=read, validation=validation, aliases=aliases, feed=feed, limits=limits)
+        return cls(
+            read=read,
+            validation=validation,
+            aliases=aliases,
+            feed=feed,
+            limits=limits,
+            logging=settings.logging,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

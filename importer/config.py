@@ -206,6 +206,10 @@ class ReportSettings(_Section):
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_lines: bool = False
+    progress_rows: int = Field(
+        default=200_000, ge=1, description="a file past this many rows reports its progress"
+    )
+    progress_interval_s: float = Field(default=5.0, ge=0, description="between progress lines")
 
 
 class ReadingOptions(_Section):

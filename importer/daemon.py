@@ -30,6 +30,7 @@ from importer.locks import lane_locks_for
 from importer.logs import configure_logging
 from importer.notify import sd_notify, watchdog_interval_s
 from importer.ordering import OrderBy, order_of
+from importer.progress import in_progress
 from importer.scanning import Candidate, waiting
 from importer.schedules import start_scheduler
 from importer.sftp_poller import SftpPoller
@@ -175,7 +176,10 @@ class Daemon:
         self.dispatcher.submit(ready)
         fault, self.dispatcher.fault = self.dispatcher.fault, None
         if fault is None:
-            sd_notify(f"STATUS=watching; {len(ready)} file(s) ready")
+            loading = in_progress()
+            sd_notify(
+                f"STATUS=watching; {len(ready)} file(s) ready{f'; {loading}' if loading else ''}"
+            )
         return fault
 
     def ready(self) -> list[Candidate]:

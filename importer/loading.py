@@ -24,6 +24,7 @@ from importer.nested import NestedList, nested_lists, validate_lines
 from importer.positions import Positions
 from importer.prefetch import ahead
 from importer.problems import PROBLEM_SCHEMA, reported_value
+from importer.progress import FileProgress
 from importer.raw import ROW, UNREADABLE, RawTable, column_name
 from importer.reading import open_table
 from importer.unchanged import KnownRows, hash_seed, validate_changed
@@ -99,8 +100,15 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
     }
     problems: list[pl.DataFrame] = []
     file_keys = FileKeys(spec)
+    progress = FileProgress(
+        f"{attempt.partner_id}/{attempt.job.file_name}",
+        raw,
+        options.logging.progress_rows,
+        options.logging.progress_interval_s,
+    )
     for height, checked in ahead(_validated(attempt, raw, headers, nested, known)):
         result.row_count += height
+        progress.update(result.row_count)
         if result.row_count > options.limits.max_rows:
             raise UnreadableFileError(
                 f"the file has more than {options.limits.max_rows} rows (limits.max_rows)"
@@ -114,6 +122,7 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
         file_keys.add(accepted[0])
         for n, lines in zip(nested, accepted[1:], strict=True):
             n.take(accepted[0], lines)
+    progress.close()
     duplicates, result.superseded_count = _drop_repeated_keys(
         attempt, headers, nested, load, file_keys
     )

@@ -41,6 +41,10 @@ class ByteScan:
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._line = 1
         self.nul_seen = False
+        self.handed_bytes = 0
+        self.handed_rows = 0
+        """how many bytes, and records in them, the reader has handed on: an estimate of the
+        file's rows is ``handed_rows`` per ``handed_bytes`` of its size"""
 
     def take(self, block: bytes) -> None:
         """Check the next block of the file's bytes."""
@@ -71,6 +75,8 @@ class RawTable:
     """JSON only: nested lists of records by their raw field name; ``_row`` is the parent's"""
     scan: ByteScan | None = None
     """CSV only: what the bytes read so far hold"""
+    text_bytes: int | None = None
+    """the size of the text being read, for an estimate of the rows to come"""
     carriers: pl.Series | None = None
     """nested lists only: the parent rows that sent the list, an empty one included (a parent
     without it says nothing about its children)"""

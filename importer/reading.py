@@ -62,7 +62,9 @@ def open_table(path: Path, options: ReadOptions) -> Iterator[RawTable]:
             yield read_json(utf8, ndjson, options, Path(scratch))
         else:
             delimiter = options.delimiter or ("\t" if fmt == "tsv" else None)
-            yield read_csv(utf8, replace(options, delimiter=delimiter))
+            table = read_csv(utf8, replace(options, delimiter=delimiter))
+            table.text_bytes = utf8.stat().st_size
+            yield table
 
 
 def _decompressed(path: Path, scratch: Path, limit: int) -> Path:

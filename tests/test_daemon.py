@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import signal
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -457,3 +459,39 @@ def test_metrics_survive_a_restart_and_healthz_follows_the_database(
     finally:
         assert second.stop() == 0
         proxy.cut()
+
+
+def test_the_daemons_status_names_a_big_file_while_it_loads(tmp_path: Path) -> None:
+    address = str(tmp_path / "notify.sock")
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(address)
+    receiver.settimeout(60)
+    config = write_config(
+        tmp_path / "c.toml",
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        tmp_path / "inbox",
+        "[logging]\nprogress_rows = 1000\nprogress_interval_s = 0\n",
+    )
+    config.write_text(config.read_text().replace("[database]\n", "[database]\nbatch_rows = 1000\n"))
+    messages: list[str] = []
+
+    def listen() -> None:  # as systemd does, all along: a full queue would block the sender
+        with contextlib.suppress(OSError):
+            while True:
+                messages.append(receiver.recv(4096).decode())
+
+    threading.Thread(target=listen, daemon=True).start()
+    daemon = Daemon(config, tmp_path / "log", {"NOTIFY_SOCKET": address}).start()
+    try:
+        incoming = tmp_path / "inbox" / "incoming" / "acme"
+        incoming.mkdir(parents=True, exist_ok=True)
+        (incoming / "products_big.csv").write_text(products(0, 20_000, 1.0))
+        wait_for(
+            lambda: any("loading acme/products_big.csv" in m for m in messages),
+            60,
+            "the STATUS to name the file",
+        )
+    finally:
+        assert daemon.stop() == 0
+        receiver.close()
+    assert any("rows of about 20,000" in m for m in messages)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 from tests.test_cli import importer, write_config
@@ -181,3 +185,53 @@ def test_status_exits_0_when_all_is_well_and_1_after_a_failed_file(
     assert failing.returncode == 1
     (products,) = json.loads(failing.stdout)
     assert (products["last_status"], products["failed_files_7d"]) == ("FAILED", 1)
+
+
+def big_file(tmp_path: Path, config: Path) -> tuple[Path, Path]:
+    config.write_text(
+        config.read_text().replace("[database]\n", "[database]\nbatch_rows = 100\n", 1)
+        + "\n[logging]\nprogress_rows = 100\nprogress_interval_s = 0\n"
+    )
+    path = tmp_path / "products_big.csv"
+    path.write_text("sku,name\n" + "".join(f"S{i},Item {i}\n" for i in range(1000)))
+    return config, path
+
+
+def test_a_big_file_logs_its_progress_and_no_bar_without_a_terminal(
+    tmp_path: Path, database_url: str
+) -> None:
+    config, path = big_file(tmp_path, write_config(tmp_path, database_url))
+    loaded = importer(config, "process", str(path), "--partner", "acme")
+
+    assert loaded.returncode == 0, loaded.stderr
+    progress = [line for line in loaded.stderr.splitlines() if "rows read of about" in line]
+    assert len(progress) >= 5
+    assert "acme/products_big.csv: 1,000 rows read of about 1,000" in progress[-1]
+    assert "\r" not in loaded.stderr
+
+
+def test_on_a_terminal_a_big_file_shows_a_progress_bar(tmp_path: Path, database_url: str) -> None:
+    config, path = big_file(tmp_path, write_config(tmp_path, database_url))
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    command = [sys.executable, "-m", "importer", "--config", str(config), "process"]
+    with subprocess.Popen(
+        [*command, str(path), "--partner", "acme"],
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+        env={k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")},
+    ) as running:
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            shown += chunk
+        assert running.wait(timeout=120) == 0
+    os.close(controller)
+    text = shown.decode(errors="replace")
+    assert "acme/products_big.csv" in text and "1000/1000" in text and "\r" in text
