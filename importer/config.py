@@ -172,6 +172,13 @@ class MetricsSettings(_Section):
     host: str = "127.0.0.1"
 
 
+class WebSettings(_Section):
+    """The read-only status page the daemon serves."""
+
+    port: int = Field(default=0, ge=0, le=65535, description="0 turns the page off")
+    host: str = "127.0.0.1"
+
+
 class LimitSettings(_Section):
     """What one file may ask of the machine; past a limit the file fails with a clear report."""
 
@@ -260,6 +267,7 @@ class Settings(_Section):
     daemon: DaemonSettings = DaemonSettings()
     retention: RetentionSettings = RetentionSettings()
     metrics: MetricsSettings = MetricsSettings()
+    web: WebSettings = WebSettings()
     sources: list[Source] = []
     expected_feeds: list[ExpectedFeed] = []
     reports: ReportSettings = ReportSettings()

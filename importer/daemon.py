@@ -36,8 +36,10 @@ from importer.schedules import start_scheduler
 from importer.sftp_poller import SftpPoller
 from importer.stability import StabilityGate
 from importer.watcher import watch
+from importer.web import server as web
+from importer.web.server import StatusPages
 
-RESTART_ONLY = ("database", "inbox", "metrics")
+RESTART_ONLY = ("database", "inbox", "metrics", "web")
 """settings a running daemon cannot change: its connections, its folders, its listening port"""
 
 
@@ -121,6 +123,9 @@ class Daemon:
         if self.settings.metrics.port:
             metrics.seed_last_success(self.engine)
             metrics.serve(self.settings.metrics.host, self.settings.metrics.port, self.healthy)
+        if self.settings.web.port:
+            pages = StatusPages(lambda: self.settings, self.engine)
+            web.serve(self.settings.web.host, self.settings.web.port, pages)
         database = make_url(self.settings.database.url).render_as_string(hide_password=True)
         logger.info(
             "watching {} with {} worker(s); database {}",
