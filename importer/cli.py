@@ -1,51 +1,20 @@
-"""The ``importer`` command. Exit codes: 0 all good, 1 a file failed or was invalid, 2 usage/config."""
+"""The ``importer`` command. Exit codes: 0 all good, 1 a file failed or was invalid, 2 usage/config.
+
+Only the argument parser is built here, from names that import nothing heavy, so ``--help`` and
+``--version`` answer at once; the command itself runs in :mod:`importer.commands`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import threading
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-from sqlalchemy import Engine
-
-from importer.attempt import FileAttempt
-from importer.clock import as_utc, utc_now
-from importer.config import Settings, config_path, load_settings
-from importer.daemon import Daemon
-from importer.db import schema
-from importer.db.engine import make_engine
-from importer.db.ledger import ImportJob, JobFilter, JobStatus, Ledger
-from importer.dispatch import Dispatcher, reconcile
-from importer.exceptions import (
-    ConfigError,
-    DatabaseUnavailableError,
-    ImporterError,
-    SchemaError,
-    TerminalError,
-)
-from importer.feed_docs import feeds_markdown
-from importer.feeds import FEEDS
-from importer.history import row_history
-from importer.inbox import Inbox
-from importer.lifecycle import Pipeline
-from importer.loading import load_file
-from importer.locks import SingleDaemonLock, lane_locks_for
-from importer.logs import configure_logging
-from importer.partner_ids import check_partner_id
-from importer.problems import problems_frame
-from importer.report import apply_counts, build_report
-from importer.routing import feed_patterns, route
-from importer.scanning import Candidate, waiting
-from importer.status import feed_status
+from importer.feed_names import FEED_NAMES, JOB_STATUSES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -53,6 +22,13 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    from loguru import logger  # after --help, which needs none of this
+
+    from importer import commands
+    from importer.config import load_settings
+    from importer.exceptions import ConfigError, ImporterError, SchemaError
+    from importer.logs import configure_logging
+
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
@@ -60,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     configure_logging(settings.logging)
     try:
-        return int(args.handler(args, settings))
+        return int(getattr(commands, args.handler)(args, settings))
     except (ConfigError, SchemaError) as exc:
         print(f"importer: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -87,29 +63,29 @@ def _parser() -> argparse.ArgumentParser:
     _add_ledger_commands(commands)
     feeds = commands.add_parser("feeds", help="describe the feeds partners can send")
     feeds.add_argument("--markdown", action="store_true", help="the full partner guide as Markdown")
-    feeds.set_defaults(handler=_feeds)
+    feeds.set_defaults(handler="feeds")
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = _Commands(db.add_subparsers(dest="db_command", required=True), common)
     upgrade = db_commands.add_parser(
         "upgrade", help="run the schema migrations the database lacks (back it up first)"
     )
-    upgrade.set_defaults(handler=_db_upgrade)
+    upgrade.set_defaults(handler="db_upgrade")
     status = db_commands.add_parser(
         "status", help="the database's schema revision, the code's, and any difference"
     )
-    status.set_defaults(handler=_db_status)
+    status.set_defaults(handler="db_status")
     return parser
 
 
 def _add_file_commands(commands: _Commands) -> None:
     """The commands that take files: the daemon, a one-off run, a dry run, a retry."""
     run = commands.add_parser("run", help="run as a daemon: process files as they arrive")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler="run")
 
     retry = commands.add_parser("retry", help="put a failed job's file back into incoming/")
     retry.add_argument("id", type=int, help="the FAILED job whose file goes back")
-    retry.set_defaults(handler=_retry)
+    retry.set_defaults(handler="retry")
 
     process = commands.add_parser(
         "process", help="process waiting files, or the named ones, then exit"
@@ -118,7 +94,7 @@ def _add_file_commands(commands: _Commands) -> None:
         "paths", nargs="*", type=Path, help="files or folders (default: all of incoming/)"
     )
     process.add_argument("--partner", help="partner of files named outside incoming/<partner>/")
-    process.set_defaults(handler=_process)
+    process.set_defaults(handler="process")
 
     validate = commands.add_parser("validate", help="check a file without writing anything")
     validate.add_argument("file", type=Path, help="the file to check, anywhere on disk")
@@ -127,7 +103,7 @@ def _add_file_commands(commands: _Commands) -> None:
     validate.add_argument(
         "--report", type=Path, help="write the report JSON here (default: stdout)"
     )
-    validate.set_defaults(handler=_validate)
+    validate.set_defaults(handler="validate")
 
 
 def _add_ledger_commands(commands: _Commands) -> None:
@@ -137,12 +113,12 @@ def _add_ledger_commands(commands: _Commands) -> None:
         help="how every partner's feeds are doing; exit 1 when one is late or its last file failed",
     )
     status.add_argument("--json", action="store_true", help="one JSON object per feed, for scripts")
-    status.set_defaults(handler=_status)
+    status.set_defaults(handler="status")
 
     jobs = commands.add_parser("jobs", help="list recent jobs, newest first")
     jobs.add_argument(
         "--status",
-        choices=[s.value.lower() for s in JobStatus] + [s.value for s in JobStatus],
+        choices=[s.lower() for s in JOB_STATUSES] + list(JOB_STATUSES),
         help="only jobs that ended so",
     )
     jobs.add_argument("--partner", help="only this partner's jobs")
@@ -151,22 +127,22 @@ def _add_ledger_commands(commands: _Commands) -> None:
     jobs.add_argument("--since", type=_timestamp, help="received at or after (ISO date or time)")
     jobs.add_argument("--until", type=_timestamp, help="received before (ISO date or time)")
     jobs.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
-    jobs.set_defaults(handler=_jobs)
+    jobs.set_defaults(handler="jobs")
 
     job = commands.add_parser(
         "job", help="one job: its fields, where its file and reports are now, its first changes"
     )
     job.add_argument("id", type=int, help="the job id (importer jobs lists them)")
-    job.set_defaults(handler=_job)
+    job.set_defaults(handler="job")
 
     history = commands.add_parser(
         "history", help="what changed for one row: its recorded changes, oldest first"
     )
-    history.add_argument("feed", choices=sorted(FEEDS), help="the feed the row belongs to")
+    history.add_argument("feed", choices=sorted(FEED_NAMES), help="the feed the row belongs to")
     history.add_argument("key", nargs="+", help="the row's key values, in the feed's key order")
     history.add_argument("--partner", required=True, help="the partner whose row it is")
     history.add_argument("--since", type=_timestamp, help="changes at or after this time")
-    history.set_defaults(handler=_history)
+    history.set_defaults(handler="history")
 
 
 class _Commands:
@@ -195,318 +171,4 @@ def _timestamp(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO date or date-time: {text!r}") from exc
-    return as_utc(value)
-
-
-@contextmanager
-def _database(settings: Settings, wait: bool = False) -> Iterator[Engine]:
-    """An engine on an up-to-date schema, closed again when the command is done.
-
-    With ``wait`` (the daemon) an unreachable database is retried with backoff instead of failing.
-    """
-    with _engine(settings) as engine:
-        pause = settings.daemon.poll_interval_s
-        while True:
-            try:
-                _prepare_schema(engine, settings)
-                break
-            except DatabaseUnavailableError as exc:
-                if not wait:
-                    raise
-                pause = min(pause * 2, settings.daemon.max_backoff_s)
-                logger.warning("{}; trying again in {:.0f} s", exc, pause)
-                time.sleep(pause)
-        yield engine
-
-
-@contextmanager
-def _engine(settings: Settings) -> Iterator[Engine]:
-    """An engine on the database as it is (no schema check), closed again after use."""
-    engine = make_engine(
-        settings.database.url, connect_timeout_s=settings.database.connect_timeout_s
-    )
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def _prepare_schema(engine: Engine, settings: Settings) -> None:
-    found = schema.prepare(engine, auto_upgrade=settings.database.auto_upgrade)
-    if found.standing != "current":
-        logger.info("database schema upgraded from {} to {}", found.database or "empty", found.head)
-
-
-@contextmanager
-def _pipeline(settings: Settings) -> Iterator[Pipeline]:
-    with _database(settings) as engine:
-        pipeline = Pipeline(settings, engine)
-        pipeline.inbox.ensure()
-        yield pipeline
-
-
-def _run(args: argparse.Namespace, settings: Settings) -> int:
-    with _single_daemon(settings), _database(settings, wait=True) as engine:
-        daemon = Daemon(config_path(args.config), settings, engine)
-        daemon.install_signal_handlers()
-        daemon.run()
-    return EXIT_OK
-
-
-@contextmanager
-def _single_daemon(settings: Settings) -> Iterator[None]:
-    lock = SingleDaemonLock(settings.database.url)
-    lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def _process(args: argparse.Namespace, settings: Settings) -> int:
-    with _single_daemon(settings), _pipeline(settings) as pipeline:
-        locks = lane_locks_for(pipeline.engine)
-        try:
-            work = (
-                _named_files(pipeline.inbox, args.paths, args.partner)
-                if args.paths
-                else waiting(settings, pipeline.inbox)
-            )
-        except TerminalError as exc:
-            print(f"importer: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        reconcile(pipeline, locks)
-        dispatcher = Dispatcher(pipeline, locks, settings.daemon.workers, threading.Event())
-        dispatcher.submit(work)
-        dispatcher.drain()
-        dispatcher.shutdown()
-    if dispatcher.fatal is not None:
-        raise dispatcher.fatal
-    if dispatcher.fault is not None:
-        logger.error("{}; the files are back in incoming/ for another attempt", dispatcher.fault)
-        return EXIT_FAILED
-    return EXIT_FAILED if dispatcher.failed_files else EXIT_OK
-
-
-def _named_files(inbox: Inbox, paths: list[Path], partner: str | None) -> list[Candidate]:
-    """Files already in ``incoming/<partner>/`` are taken there; others are copied in first."""
-    files = [
-        f
-        for p in paths
-        for f in (sorted(x for x in p.iterdir() if x.is_file()) if p.is_dir() else [p])
-    ]
-    work: list[Candidate] = []
-    for file in files:
-        if not file.is_file():
-            raise TerminalError(f"{file}: no such file")
-        owner = inbox.partner_of(file)
-        if owner is not None:
-            work.append(Candidate(owner, file, len(work), 0, require_marker=False))
-        elif partner is None:
-            raise TerminalError(
-                f"{file} is outside {inbox.incoming}/<partner>/: name the partner with --partner"
-            )
-        else:
-            delivered = inbox.deliver(file, check_partner_id(partner))
-            work.append(Candidate(partner, delivered, len(work), 0, require_marker=False))
-    return work
-
-
-def _retry(args: argparse.Namespace, settings: Settings) -> int:
-    with _pipeline(settings) as pipeline:
-        return _put_back(pipeline, args.id)
-
-
-def _put_back(pipeline: Pipeline, job_id: int) -> int:
-    job = pipeline.ledger.get(job_id)
-    if job is None:
-        print(f"importer: no job {job_id}", file=sys.stderr)
-        return EXIT_FAILED
-    stored = Path(job.stored_path) if job.stored_path else None
-    if job.status != JobStatus.FAILED or stored is None or not stored.is_file():
-        print(
-            f"importer: job {job_id} is {job.status}; only a FAILED job whose file is still in "
-            "failed/ can be retried",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    target = pipeline.inbox.put_back(stored, job.partner_id, job.file_name)
-    job.retried_at = utc_now()
-    pipeline.ledger.update(job)
-    print(
-        f"job {job.id}: {job.file_name} is back in {target.parent}; its next job notes retry_of={job.id}"
-    )
-    return EXIT_OK
-
-
-def _validate(args: argparse.Namespace, settings: Settings) -> int:
-    with _database(settings) as engine:
-        return _dry_run(args, settings, engine)
-
-
-def _dry_run(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    partner_id = check_partner_id(args.partner)
-    started = utc_now()
-    job = ImportJob(partner_id=partner_id, file_name=args.file.name, source_path=str(args.file))
-    job.started_at = started
-    try:
-        spec = route(args.file.name, settings, args.feed)
-        job.feed = spec.name
-        attempt = FileAttempt.plan(settings, job=job, path=args.file, spec=spec)
-        result = load_file(attempt, engine)
-    except TerminalError as exc:
-        job.status, job.message, job.completed_at = JobStatus.FAILED, str(exc), utc_now()
-        report = build_report(
-            job, problems_frame(exc.problems), None, settings.reports.max_errors_listed
-        )
-    else:
-        job.status = JobStatus.FAILED if result.rejection else JobStatus.COMPLETED
-        job.message, job.completed_at = result.rejection, utc_now()
-        apply_counts(job, result)
-        report = build_report(job, result.problems, result, settings.reports.max_errors_listed)
-    report.job_id, report.dry_run = None, True
-    if args.report:
-        args.report.write_text(report.to_json(), encoding="utf-8")
-    else:
-        sys.stdout.write(report.to_json())
-    print(
-        f"{args.file.name}: {report.status} (dry run) rows={report.row_count} would insert "
-        f"{report.inserted_count}, update {report.updated_count}, leave {report.unchanged_count}; "
-        f"{report.failed_count} rows with errors"
-        + (f"; {report.message}" if report.message else ""),
-        file=sys.stderr,
-    )
-    return EXIT_FAILED if report.status == JobStatus.FAILED or report.failed_count else EXIT_OK
-
-
-def _jobs(args: argparse.Namespace, settings: Settings) -> int:
-    wanted = JobFilter(
-        status=args.status,
-        partner_id=args.partner,
-        feed=args.feed,
-        file_glob=args.file,
-        since=args.since,
-        until=args.until,
-        limit=args.limit,
-    )
-    with _database(settings) as engine:
-        jobs = Ledger(engine).jobs(wanted)
-    print(
-        f"{'id':>6}  {'status':<10} {'partner':<12} {'feed':<18} {'received':<20} "
-        f"{'completed':<20} {'rows':>8} {'ins':>7} {'upd':>7} {'fail':>6}  file"
-    )
-    for job in jobs:
-        print(
-            f"{job.id:>6}  {job.status:<10} {job.partner_id:<12} {job.feed or '-':<18} "
-            f"{_when(job.created_at):<20} {_when(job.completed_at):<20} {job.row_count:>8} "
-            f"{job.inserted_count:>7} {job.updated_count:>7} {job.failed_count:>6}  {job.file_name}"
-        )
-    return EXIT_OK
-
-
-def _status(args: argparse.Namespace, settings: Settings) -> int:
-    with _database(settings) as engine:
-        lanes = feed_status(settings, engine, utc_now())
-    if args.json:
-        print(json.dumps([lane.as_json() for lane in lanes], indent=2))
-    else:
-        print(
-            f"{'partner':<12} {'feed':<18} {'health':<8} {'last file':<28} {'received':<20} "
-            f"{'outcome':<10} {'rows':>8} {'files 7d':>8} {'failed':>6} {'errors':>7} "
-            f"{'waiting':>7} {'in hand':>7}  expected"
-        )
-        for lane in lanes:
-            health = "late" if lane.late else "failing" if not lane.healthy else "ok"
-            print(
-                f"{lane.partner:<12} {lane.feed:<18} {health:<8} {lane.last_file or '-':<28} "
-                f"{_when(lane.last_received):<20} {lane.last_status or '-':<10} "
-                f"{lane.last_rows if lane.last_rows is not None else '-':>8} "
-                f"{lane.files_7d:>8} {lane.failed_files_7d:>6} {lane.error_rate_7d:>7.1%} "
-                f"{lane.waiting:>7} {lane.in_hand:>7}  {lane.expected_by or '-'}"
-            )
-    return EXIT_OK if all(lane.healthy for lane in lanes) else EXIT_FAILED
-
-
-def _when(moment: datetime | None) -> str:
-    return as_utc(moment).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
-
-
-def _history(args: argparse.Namespace, settings: Settings) -> int:
-    spec = FEEDS[args.feed]
-    with _database(settings) as engine, engine.connect() as connection:
-        changes = row_history(connection, spec, args.partner, args.key, args.since)
-    if not changes:
-        print(f"no recorded changes of {args.feed} {' '.join(args.key)} for {args.partner}")
-        return EXIT_OK
-    for change in changes:
-        print(
-            f"{_when(change.changed_at)}  {change.column}: {change.old} -> {change.new}  "
-            f"(job {change.job_id}, {change.file_name or '-'})"
-        )
-    return EXIT_OK
-
-
-def _job(args: argparse.Namespace, settings: Settings) -> int:
-    with _database(settings) as engine:
-        ledger = Ledger(engine)
-        job, changes = ledger.get(args.id), ledger.changes(args.id)
-    if job is None:
-        print(f"importer: no job {args.id}", file=sys.stderr)
-        return EXIT_FAILED
-    values = job.model_dump()
-    for name in ImportJob.model_fields:
-        print(f"{name:>16}: {values[name]}")
-    print(f"{'file now':>16}: {_where(job.stored_path)}")
-    for suffix in (".report.json", ".errors.csv"):
-        report = f"{job.stored_path}{suffix}" if job.stored_path else None
-        if report and Path(report).exists():
-            print(f"{suffix.strip('.'):>16}: {report}")
-    if changes:
-        print("\nchanges:")
-        for change in changes:
-            print(
-                f"  {change.table_name} {change.row_key} {change.column_name}: {change.old_value} -> {change.new_value}"
-            )
-    return EXIT_OK
-
-
-def _where(stored_path: str | None) -> str:
-    """Where the job's file is now; retention or an operator may have removed it since."""
-    if not stored_path:
-        return "-"
-    return stored_path if Path(stored_path).exists() else f"{stored_path} (no longer there)"
-
-
-def _feeds(args: argparse.Namespace, settings: Settings) -> int:
-    if args.markdown:
-        sys.stdout.write(feeds_markdown(settings))
-        return EXIT_OK
-    for name, patterns in feed_patterns(settings).items():
-        spec = FEEDS[name]
-        print(f"{name:<22} key={','.join(spec.key[1:]):<38} files={' '.join(patterns)}")
-    return EXIT_OK
-
-
-def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    with _engine(settings) as engine:
-        found = schema.upgrade(engine)
-    if found.standing == "current":
-        print(f"database schema already at {found.head}")
-    else:
-        print(f"database schema upgraded from {found.database or 'empty'} to {found.head}")
-    return EXIT_OK
-
-
-def _db_status(args: argparse.Namespace, settings: Settings) -> int:
-    """Exit 1 unless the database is at head and its tables match the code."""
-    with _engine(settings) as engine:
-        found = schema.revision_of(engine)
-        drift = schema.differences(engine) if found.standing == "current" else []
-    print(found.describe())
-    if found.standing != "current":
-        print("run `importer db upgrade` (back the database up first)")
-        return EXIT_FAILED
-    for difference in drift:
-        print(f"  differs from the code: {difference}")
-    print("the tables differ from the code" if drift else "the tables match the code")
-    return EXIT_FAILED if drift else EXIT_OK
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

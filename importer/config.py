@@ -23,7 +23,7 @@ from pydantic import (
 
 from importer.db.engine import DEFAULT_CONNECT_TIMEOUT_S
 from importer.exceptions import ConfigError
-from importer.feeds import FEEDS
+from importer.feed_names import FEED_NAMES
 from importer.partner_ids import PartnerId
 
 CONFIG_PLACES = (Path("config/importer.toml"), Path("/etc/importer/importer.toml"))
@@ -162,8 +162,8 @@ class ExpectedFeed(_Section):
     @field_validator("feed")
     @classmethod
     def _known_feed(cls, feed: str) -> str:
-        if feed not in FEEDS:
-            raise ValueError(f"unknown feed {feed!r}; built-in feeds are {sorted(FEEDS)}")
+        if feed not in FEED_NAMES:
+            raise ValueError(f"unknown feed {feed!r}; built-in feeds are {sorted(FEED_NAMES)}")
         return feed
 
 
@@ -279,9 +279,9 @@ class Settings(_Section):
     @field_validator("feeds")
     @classmethod
     def _known_feeds(cls, feeds: dict[str, FeedSettings]) -> dict[str, FeedSettings]:
-        unknown = sorted(set(feeds) - set(FEEDS))
+        unknown = sorted(set(feeds) - set(FEED_NAMES))
         if unknown:
-            raise ValueError(f"unknown feed(s) {unknown}; built-in feeds are {sorted(FEEDS)}")
+            raise ValueError(f"unknown feed(s) {unknown}; built-in feeds are {sorted(FEED_NAMES)}")
         return feeds
 
     @property

@@ -11,28 +11,27 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, inspect, text
 from sqlmodel import SQLModel
 
-from importer.db.ledger import ImportJob, RowChange
-from importer.db.remote_files import RemoteFile
+from importer.db.ledger import ImportJob
 from importer.exceptions import SchemaError
-from importer.feeds import FEEDS
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 MIGRATIONS = "importer:migrations"
+HEAD = "0007"
+"""the newest revision in :mod:`importer.migrations` (a test keeps them equal): a database at
+it is current without Alembic being imported, which costs a command about half a second"""
 SCHEMA_LOCK_KEY = 0x1A9_5C4E
 LEDGER_TABLE = ImportJob.__tablename__
 
 METADATA: MetaData = SQLModel.metadata
 """every table of the code's models (importing the models fills it)"""
-TABLES = [ImportJob, RowChange, RemoteFile, *(spec.model for spec in FEEDS.values())]
 
 Standing = Literal["empty", "behind", "current", "ahead"]
 
@@ -54,7 +53,16 @@ class Revision:
 
 def revision_of(engine: Engine) -> Revision:
     with engine.connect() as connection:
+        if _stamped(connection) == HEAD:
+            return Revision(HEAD, HEAD, "current")
         return _revision(connection)
+
+
+def _stamped(connection: Connection) -> str | None:
+    """The version table's revision, read without Alembic; None when there is none."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def prepare(engine: Engine, *, auto_upgrade: bool) -> Revision:
@@ -85,6 +93,8 @@ def upgrade(engine: Engine, *, target: str = "head") -> Revision:
         if found.standing == "ahead":
             raise SchemaError(_newer(found))
         if found.standing != "current":
+            from alembic import command
+
             # A 0.1.0 database goes through the baseline too: it creates only what is missing.
             command.upgrade(_config(connection), target)
     return found
@@ -92,12 +102,24 @@ def upgrade(engine: Engine, *, target: str = "head") -> Revision:
 
 def differences(engine: Engine) -> list[str]:
     """How the database's tables differ from the code's models (none once migrated)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         wanted = MetaData()
-        for model in TABLES:
+        for model in _code_tables():
             model.__table__.to_metadata(wanted)  # type: ignore[attr-defined]
         return [_describe(diff) for diff in compare_metadata(context, wanted)]
+
+
+def _code_tables() -> list[type[SQLModel]]:
+    """Every table of the code: the feeds' are imported only when they are compared."""
+    from importer.db.ledger import RowChange
+    from importer.db.remote_files import RemoteFile
+    from importer.feeds import FEEDS
+
+    return [ImportJob, RowChange, RemoteFile, *(spec.model for spec in FEEDS.values())]
 
 
 def head_revision() -> str:
@@ -113,10 +135,14 @@ def _known_revisions() -> set[str]:
 @functools.cache
 def _scripts() -> ScriptDirectory:
     """Read once: a start-up asks for the head and the known revisions more than once."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config(None))
 
 
 def _revision(connection: Connection) -> Revision:
+    from alembic.migration import MigrationContext
+
     head = head_revision()
     current = MigrationContext.configure(connection).get_current_revision()
     if current is None:
@@ -134,6 +160,8 @@ def _lock(connection: Connection) -> None:
 
 
 def _config(connection: Connection | None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     config.attributes["connection"] = connection
