@@ -2,6 +2,7 @@
 
     python -m bench.generate --rows 1000000 --out bench/data
     python -m bench.run --data bench/data --backends sqlite,postgres --repeat 3
+    python -m bench.run --small-files 1000 --backends postgres,sqlite
 
 Scenarios: the first load of a catalog; the next day's catalog (5 % changed prices, 1 % new SKUs);
 the same rows in another order (bytes differ, nothing changed); that file's identical bytes again
@@ -33,6 +34,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from bench.small_files import run_small_files
 
 PG_ADMIN = os.environ.get("IMPORTER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 CATALOG_COLUMNS = (
@@ -259,9 +262,26 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("bench/data"))
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; lines give the medians")
+    parser.add_argument(
+        "--small-files", type=int, default=0, help="only the daemon scenario of N small files"
+    )
     args = parser.parse_args()
     for name in args.backends.split(","):
-        run_backend(name.strip(), args.data.resolve(), args.repeat)
+        if args.small_files:
+            run_small(name.strip(), args.small_files)
+        else:
+            run_backend(name.strip(), args.data.resolve(), args.repeat)
+
+
+def run_small(name: str, count: int) -> None:
+    """``count`` files of 100 rows through ``importer run``, in a fresh database."""
+    with tempfile.TemporaryDirectory(prefix="importer-bench-") as scratch:
+        backend = Backend(name, Path(scratch))
+        try:
+            result = run_small_files(backend.url, Path(scratch), count)
+        finally:
+            backend.close()
+    emit(scenario="small_files_daemon", backend=name, **result)
 
 
 if __name__ == "__main__":

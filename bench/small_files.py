@@ -1,0 +1,96 @@
+"""Many small files through the real daemon: how many a second, first drop to last report.
+
+Partners that send hourly deltas per store send exactly this: N files of 100 rows, across 10
+partners, products and inventory, moved into ``incoming/`` at once while ``importer run`` (default
+settings) watches. The clock runs from the moment the files are in place to the moment the last
+report is written.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+PARTNERS = 10
+ROWS = 100
+
+
+def write_files(folder: Path, count: int) -> list[Path]:
+    """``count`` files of ``ROWS`` rows, spread over the partners and two feeds."""
+    files = []
+    for n in range(count):
+        partner = f"p{n % PARTNERS}"
+        if n % 2:
+            name = f"inventory_{n:05d}.csv"
+            body = "sku,location_id,quantity_on_hand\n" + "".join(
+                f"S{(n * ROWS + i) % 5000},WH{n % 7},{i}\n" for i in range(ROWS)
+            )
+        else:
+            name = f"products_{n:05d}.csv"
+            body = "sku,name,price\n" + "".join(
+                f"S{(n * ROWS + i) % 5000},Item {i},{i}.5\n" for i in range(ROWS)
+            )
+        path = folder / partner / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+        files.append(path)
+    return files
+
+
+def run_small_files(url: str, workdir: Path, count: int) -> dict[str, object]:
+    """Files a second through a daemon on ``url``, and the wall time."""
+    inbox = workdir / "inbox"
+    config = workdir / "importer.toml"
+    config.write_text(f'[database]\nurl = "{url}"\n[inbox]\nroot = "{inbox}"\n')
+    staged = workdir / "staged"
+    write_files(staged, count)
+    log = (workdir / "daemon.log").open("w")
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "importer", "--config", str(config), "run"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait(lambda: (inbox / "incoming").is_dir() and "watching" in _text(workdir / "daemon.log"))
+        incoming = inbox / "incoming"
+        started = time.perf_counter()
+        for partner in sorted(staged.iterdir()):
+            os.replace(partner, incoming / partner.name)
+        _wait(lambda: _reports(inbox) >= count, timeout_s=1800)
+        seconds = time.perf_counter() - started
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=120)
+        log.close()
+    failed = (
+        len(list((inbox / "failed").rglob("*.report.json"))) if (inbox / "failed").is_dir() else 0
+    )
+    return {
+        "files": count,
+        "seconds": round(seconds, 2),
+        "files_per_s": round(count / seconds, 1),
+        "failed": failed,
+    }
+
+
+def _reports(inbox: Path) -> int:
+    done = inbox / "done"
+    failed = inbox / "failed"
+    return sum(len(list(d.rglob("*.report.json"))) for d in (done, failed) if d.is_dir())
+
+
+def _text(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _wait(condition: Callable[[], bool], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the daemon did not get there in time")
+        time.sleep(0.05)
