@@ -23,6 +23,9 @@ from prometheus_client import (
 from sqlalchemy import DateTime, Engine, text
 
 from importer.clock import as_utc
+from importer.http_answers import answer
+
+TEXT = "text/plain; charset=utf-8"
 
 REGISTRY = CollectorRegistry()
 
@@ -80,19 +83,12 @@ def serve(host: str, port: int, healthy: Callable[[], bool]) -> ThreadingHTTPSer
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/metrics":
-                self._answer(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
+                answer(self, 200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
             elif self.path == "/healthz":
                 ok = healthy()
-                self._answer(200 if ok else 503, b"ok\n" if ok else b"unhealthy\n")
+                answer(self, 200 if ok else 503, b"ok\n" if ok else b"unhealthy\n", TEXT)
             else:
-                self._answer(404, b"not found\n")
-
-        def _answer(self, status: int, body: bytes, kind: str = "text/plain") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                answer(self, 404, b"not found\n", TEXT)
 
         def log_message(self, *_: object) -> None:
             """Requests are not logged: a scrape every few seconds is no news."""

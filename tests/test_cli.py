@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from importer.feeds import FEEDS
 from tests.conftest import SAMPLES
 
 
@@ -105,20 +106,7 @@ def test_feeds_markdown_describes_every_feed(tmp_path: Path, database_url: str) 
     config = write_config(tmp_path, database_url)
     result = importer(config, "feeds", "--markdown")
     assert result.returncode == 0
-    for feed in (
-        "products",
-        "orders",
-        "order_line_items",
-        "inventory",
-        "competitor_prices",
-        "suppliers",
-        "purchase_orders",
-        "purchase_order_lines",
-        "demand_history",
-        "customers",
-        "reviews",
-        "rating_summaries",
-    ):
+    for feed in FEEDS:
         assert f"## {feed}\n" in result.stdout
     assert "| `sku` | `sku`, `externalId`, `productId` | text | yes |" in result.stdout
 

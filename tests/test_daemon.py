@@ -330,12 +330,8 @@ def test_three_daemons_on_one_postgres_process_each_file_once(
 def test_database_outage_leaves_files_waiting_and_catches_up(
     tmp_path: Path, postgres_url: str
 ) -> None:
-    proxy = TcpProxy(("127.0.0.1", 5432))
-    proxy.open()
-    via_proxy = postgres_url.replace(":5432/", f":{proxy.port}/")
+    proxy, config, port = _behind_a_proxy(tmp_path, postgres_url)
     inbox = tmp_path / "inbox"
-    port = _free_port()
-    config = write_config(tmp_path / "c.toml", via_proxy, inbox, f"[metrics]\nport = {port}\n")
     daemon = Daemon(config, tmp_path / "log").start()
     try:
         wait_for(lambda: "watching" in daemon.output(), 60, "the daemon to start")
@@ -359,6 +355,17 @@ def test_database_outage_leaves_files_waiting_and_catches_up(
     finally:
         assert daemon.stop() == 0
         proxy.cut()
+
+
+def _behind_a_proxy(tmp_path: Path, postgres_url: str) -> tuple[TcpProxy, Path, int]:
+    """A daemon config whose database is reached through a proxy the test can cut, with its
+    metrics endpoint on a free port."""
+    proxy = TcpProxy(("127.0.0.1", 5432))
+    proxy.open()
+    via_proxy = postgres_url.replace(":5432/", f":{proxy.port}/")
+    port = _free_port()
+    extra = f"[metrics]\nport = {port}\n"
+    return proxy, write_config(tmp_path / "c.toml", via_proxy, tmp_path / "inbox", extra), port
 
 
 def _free_port() -> int:
@@ -425,12 +432,8 @@ def _get(url: str) -> tuple[int, str]:
 def test_metrics_survive_a_restart_and_healthz_follows_the_database(
     tmp_path: Path, postgres_url: str
 ) -> None:
-    proxy = TcpProxy(("127.0.0.1", 5432))
-    proxy.open()
-    via_proxy = postgres_url.replace(":5432/", f":{proxy.port}/")
+    proxy, config, port = _behind_a_proxy(tmp_path, postgres_url)
     inbox = tmp_path / "inbox"
-    port = _free_port()
-    config = write_config(tmp_path / "c.toml", via_proxy, inbox, f"[metrics]\nport = {port}\n")
     first = Daemon(config, tmp_path / "log1").start()
     try:
         incoming = inbox / "incoming" / "acme"

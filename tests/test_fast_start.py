@@ -21,9 +21,9 @@ def imported_after(code: str) -> set[str]:
 
 
 def test_the_offered_names_are_the_real_ones() -> None:
-    assert FEED_NAMES == tuple(FEEDS)
-    assert JOB_STATUSES == tuple(status.value for status in JobStatus)
-    assert schema.HEAD == schema.head_revision()
+    assert tuple(FEEDS) == FEED_NAMES
+    assert tuple(status.value for status in JobStatus) == JOB_STATUSES
+    assert schema.head_revision() == schema.HEAD
 
 
 def test_help_imports_no_database_or_dataframe_library() -> None:

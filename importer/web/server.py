@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from importer.clock import as_utc, utc_now
 from importer.config import Settings
+from importer.http_answers import answer
 from importer.web.chart import daily_chart
 from importer.web.pages import daily, grid, health, job_page, recent_jobs
 
@@ -29,6 +30,8 @@ _TEMPLATES.globals.update(
     health=health,
     when=lambda moment: as_utc(moment).strftime("%Y-%m-%d %H:%M UTC") if moment else "-",
 )
+_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
+"""no script of any origin runs on the page, whatever a partner's string holds"""
 _PARTNER = re.compile(r"^/partners/([^/]+)$")
 _JOB = re.compile(r"^/jobs/(\d+)$")
 _ERRORS = re.compile(r"^/jobs/(\d+)/errors\.csv$")
@@ -82,15 +85,7 @@ def serve(host: str, port: int, pages: StatusPages) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             status, body, kind = pages.answer(self.path.split("?", 1)[0])
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header(
-                "Content-Security-Policy",
-                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'",
-            )
-            self.end_headers()
-            self.wfile.write(body)
+            answer(self, status, body, kind, {"Content-Security-Policy": _POLICY})
 
         def log_message(self, *_: object) -> None:
             """Page views are not the log's business."""
