@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +76,9 @@ def job_page(engine: Engine, job_id: int) -> JobPage | None:
 
 
 def daily(engine: Engine, now: datetime) -> list[Day]:
-    """Rows loaded and files failed on each of the last 30 days (UTC)."""
-    since = now - timedelta(days=CHART_DAYS - 1)
+    """Rows loaded and files failed on each of the last 30 days (UTC), today included."""
+    first = (now - timedelta(days=CHART_DAYS - 1)).date()
+    since = datetime.combine(first, time(), tzinfo=UTC)
     query = text(
         "SELECT created_at, status, processed_count FROM import_jobs WHERE created_at >= :since"
     ).columns(created_at=DateTime(timezone=True), status=String, processed_count=Integer)
@@ -90,12 +91,5 @@ def daily(engine: Engine, now: datetime) -> list[Day]:
                 rows[day] += processed or 0
             elif status == "FAILED":
                 failed[day] += 1
-    first = since.date()
-    return [
-        Day(
-            first + timedelta(days=n),
-            rows[first + timedelta(days=n)],
-            failed[first + timedelta(days=n)],
-        )
-        for n in range(CHART_DAYS)
-    ]
+    days = [first + timedelta(days=n) for n in range(CHART_DAYS)]
+    return [Day(day, rows[day], failed[day]) for day in days]

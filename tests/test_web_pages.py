@@ -1,0 +1,35 @@
+"""What the status page's chart and grid are built from, on both backends."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from importer.clock import utc_now
+from importer.lifecycle import Pipeline
+from importer.web.chart import daily_chart
+from importer.web.pages import CHART_DAYS, daily, grid, health
+from tests.conftest import process
+
+
+def test_the_chart_counts_todays_rows_and_failures(pipeline: Pipeline, engine: Engine) -> None:
+    process(pipeline, "acme", "products.csv", "sku,name\nA1,x\nA2,y\n")
+    process(pipeline, "acme", "products_bad.csv", "name\nno sku\n")
+
+    days = daily(engine, utc_now())
+
+    assert len(days) == CHART_DAYS and days[-1].day == utc_now().date()
+    assert (days[-1].rows, days[-1].failed_files) == (2, 1)
+    assert sum(day.rows for day in days[:-1]) == 0
+    svg = daily_chart(days)
+    assert svg.count("<rect") == CHART_DAYS and svg.count("<circle") == 1
+
+
+def test_a_cell_is_failing_after_a_failed_file_and_ok_after_a_good_one(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    process(pipeline, "acme", "products_bad.csv", "name\nno sku\n")
+    failing = grid(pipeline.settings, engine, utc_now()).cells[("acme", "products")]
+    process(pipeline, "acme", "products.csv", "sku,name\nA1,x\n")
+    ok = grid(pipeline.settings, engine, utc_now()).cells[("acme", "products")]
+
+    assert (health(failing), health(ok), health(None)) == ("failing", "ok", "none")
