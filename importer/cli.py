@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from importer.clock import as_utc
 from importer.feed_names import FEED_NAMES, JOB_STATUSES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -171,4 +172,4 @@ def _timestamp(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO date or date-time: {text!r}") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return as_utc(value)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from loguru import logger
 from sqlalchemy import Engine
 
+from importer.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from importer.clock import as_utc, utc_now
 from importer.config import Settings, config_path
 from importer.db import schema
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
     from importer.inbox import Inbox
     from importer.lifecycle import Pipeline
     from importer.scanning import Candidate
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 @contextmanager
@@ -274,9 +273,8 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
             f"{'waiting':>7} {'in hand':>7}  expected"
         )
         for lane in lanes:
-            health = "late" if lane.late else "failing" if not lane.healthy else "ok"
             print(
-                f"{lane.partner:<12} {lane.feed:<18} {health:<8} {lane.last_file or '-':<28} "
+                f"{lane.partner:<12} {lane.feed:<18} {lane.health:<8} {lane.last_file or '-':<28} "
                 f"{_when(lane.last_received):<20} {lane.last_status or '-':<10} "
                 f"{lane.last_rows if lane.last_rows is not None else '-':>8} "
                 f"{lane.files_7d:>8} {lane.failed_files_7d:>6} {lane.error_rate_7d:>7.1%} "

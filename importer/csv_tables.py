@@ -63,10 +63,8 @@ def _csv_frames(
                 frame = _parse_block(block.data, header.separator, names)
             except pl.exceptions.PolarsError:
                 break
-            scan.handed_bytes, scan.handed_rows = (
-                block.offset + len(block.data),
-                (scan.handed_rows + frame.height),
-            )
+            scan.handed_bytes = block.offset + len(block.data)
+            scan.handed_rows += frame.height
             yield _number_lines(frame, block.first_line, block.lines)
         else:
             return

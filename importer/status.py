@@ -19,7 +19,7 @@ from sqlalchemy.types import DateTime, Integer, String
 
 from importer.clock import as_utc
 from importer.config import ExpectedFeed, Settings
-from importer.db.ledger import JobStatus, Ledger
+from importer.db.ledger import OUTCOMES, JobStatus, Ledger
 from importer.exceptions import TerminalError
 from importer.inbox import Inbox
 from importer.routing import route
@@ -27,7 +27,7 @@ from importer.routing import route
 WINDOW = timedelta(days=7)
 UNROUTED = "-"
 """the feed of files whose name matched no feed"""
-_FINAL = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.DUPLICATE.value)
+_OUTCOMES = [status.value for status in OUTCOMES]
 Lane = tuple[str, str]
 
 
@@ -55,6 +55,15 @@ class LaneStatus:
         return not self.late and self.last_status != JobStatus.FAILED
 
     @property
+    def health(self) -> str:
+        """late, failing, ok, or never (no file yet and not late): the word and the colour."""
+        if self.late:
+            return "late"
+        if not self.healthy:
+            return "failing"
+        return "ok" if self.last_status else "never"
+
+    @property
     def error_rate_7d(self) -> float:
         return self.failed_rows_7d / self.rows_7d if self.rows_7d else 0.0
 
@@ -75,11 +84,11 @@ def feed_status(settings: Settings, engine: Engine, now: datetime) -> list[LaneS
         return lanes.setdefault(key, LaneStatus(*key))
 
     with engine.connect() as connection:
-        for row in connection.execute(_LAST_FILES, {"final": list(_FINAL)}):
+        for row in connection.execute(_LAST_FILES, {"final": _OUTCOMES}):
             found = lane(row.partner_id, row.feed)
             found.last_file, found.last_received = row.file_name, row.created_at
             found.last_status, found.last_rows = row.status, row.row_count
-        for row in connection.execute(_WEEK, {"since": now - WINDOW, "final": list(_FINAL)}):
+        for row in connection.execute(_WEEK, {"since": now - WINDOW, "final": _OUTCOMES}):
             found = lane(row.partner_id, row.feed)
             found.files_7d, found.failed_files_7d = row.files, row.failed_files
             found.rows_7d, found.failed_rows_7d = row.rows or 0, row.failed_rows or 0

@@ -25,6 +25,8 @@ class JobStatus(enum.StrEnum):
 
 
 UNFINISHED = (JobStatus.PENDING, JobStatus.PROCESSING)
+OUTCOMES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.DUPLICATE)
+"""how a file's job ends (an ABANDONED job's file was processed again by another)"""
 ENDED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.DUPLICATE)
 """a file's load that reached an outcome"""
 

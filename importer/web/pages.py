@@ -29,14 +29,8 @@ class Grid:
 
 
 def health(lane: LaneStatus | None) -> str:
-    """ok, late, failing or never seen: a cell's colour."""
-    if lane is None:
-        return "none"
-    if lane.late:
-        return "late"
-    if not lane.healthy:
-        return "failing"
-    return "ok" if lane.last_status else "never"
+    """A cell's colour: its lane's health, ``none`` where the partner has no such feed."""
+    return "none" if lane is None else lane.health
 
 
 def grid(settings: Settings, engine: Engine, now: datetime) -> Grid:
