@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import Engine, text
 
 from importer.config import load_settings
-from importer.db import schema
-from importer.db.engine import make_engine
 from importer.db.ledger import JobStatus
 from importer.exceptions import ConfigError
 from importer.lifecycle import Pipeline
 from tests.conftest import SettingsFactory, process
-from tests.test_migrations import empty_database_url  # noqa: F401  (a fixture)
+from tests.test_migrations import (
+    empty_database_url,  # noqa: F401  (a fixture)
+    upgraded_with,
+)
 
 
 def rows(engine: Engine, query: str) -> list[tuple[Any, ...]]:
@@ -122,26 +123,17 @@ def test_an_unknown_time_zone_is_refused_with_its_key(tmp_path: Path) -> None:
 
 
 def test_migration_folds_channels_and_widens_quantities(empty_database_url: str) -> None:  # noqa: F811
-    engine = make_engine(empty_database_url)
-    schema.upgrade(engine, target="0003")
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO demand_history (partner_id, sku, location_id, week_starting, channel, "
-                "actual_demand, created_at, updated_at) VALUES "
-                "('acme', 'A1', 'acme-WH', '2026-11-02', 'all', 3, '2026-11-02', '2026-11-02'), "
-                "('acme', 'A1', 'acme-WH', '2026-11-02', 'ALL', 4, '2026-11-02', '2026-11-03'), "
-                "('acme', 'A2', 'acme-WH', '2026-11-02', 'web', 5, '2026-11-02', '2026-11-02')"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO inventory_levels (partner_id, sku, location_id, quantity_on_hand, "
-                "quantity_reserved, reorder_point) VALUES ('acme', 'A1', 'acme-WH', 7, 1, 2)"
-            )
-        )
-    schema.upgrade(engine)
-    assert schema.differences(engine) == []
+    engine = upgraded_with(
+        empty_database_url,
+        "0003",
+        "INSERT INTO demand_history (partner_id, sku, location_id, week_starting, channel, "
+        "actual_demand, created_at, updated_at) VALUES "
+        "('acme', 'A1', 'acme-WH', '2026-11-02', 'all', 3, '2026-11-02', '2026-11-02'), "
+        "('acme', 'A1', 'acme-WH', '2026-11-02', 'ALL', 4, '2026-11-02', '2026-11-03'), "
+        "('acme', 'A2', 'acme-WH', '2026-11-02', 'web', 5, '2026-11-02', '2026-11-02')",
+        "INSERT INTO inventory_levels (partner_id, sku, location_id, quantity_on_hand, "
+        "quantity_reserved, reorder_point) VALUES ('acme', 'A1', 'acme-WH', 7, 1, 2)",
+    )
     demand = rows(engine, "SELECT sku, channel, actual_demand FROM demand_history ORDER BY sku")
     assert [(s, c, float(d)) for s, c, d in demand] == [("A1", "ALL", 4.0), ("A2", "WEB", 5.0)]
     assert [float(q) for q in rows(engine, "SELECT quantity_on_hand FROM inventory_levels")[0]] == [
@@ -194,17 +186,12 @@ def test_separate_lines_are_numbered_within_their_order_across_batches(
 
 
 def test_migration_numbers_existing_lines_within_their_order(empty_database_url: str) -> None:  # noqa: F811
-    engine = make_engine(empty_database_url)
-    schema.upgrade(engine, target="0004")
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO order_line_items (partner_id, order_number, sku, quantity) VALUES "
-                "('acme', 'O-1', 'B2', 1), ('acme', 'O-1', 'A1', 2), ('acme', 'O-2', 'A1', 3)"
-            )
-        )
-    schema.upgrade(engine)
-    assert schema.differences(engine) == []
+    engine = upgraded_with(
+        empty_database_url,
+        "0004",
+        "INSERT INTO order_line_items (partner_id, order_number, sku, quantity) VALUES "
+        "('acme', 'O-1', 'B2', 1), ('acme', 'O-1', 'A1', 2), ('acme', 'O-2', 'A1', 3)",
+    )
     assert rows(
         engine, "SELECT order_number, line_number, sku FROM order_line_items ORDER BY 1, 2"
     ) == [("O-1", 1, "A1"), ("O-1", 2, "B2"), ("O-2", 1, "A1")]
@@ -240,20 +227,15 @@ def test_customers_are_keyed_by_number_else_by_email(
 
 
 def test_migration_keys_existing_customers_by_number(empty_database_url: str) -> None:  # noqa: F811
-    engine = make_engine(empty_database_url)
-    schema.upgrade(engine, target="0005")
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO customers (partner_id, email, customer_number, first_name, "
-                "created_at, updated_at) VALUES "
-                "('acme', 'old@example.com', 'C-1', 'Old', '2026-11-01', '2026-11-01'), "
-                "('acme', 'new@example.com', 'C-1', 'New', '2026-11-01', '2026-11-02'), "
-                "('acme', 'cy@example.com', NULL, 'Cy', '2026-11-01', '2026-11-01')"
-            )
-        )
-    schema.upgrade(engine)
-    assert schema.differences(engine) == []
+    engine = upgraded_with(
+        empty_database_url,
+        "0005",
+        "INSERT INTO customers (partner_id, email, customer_number, first_name, "
+        "created_at, updated_at) VALUES "
+        "('acme', 'old@example.com', 'C-1', 'Old', '2026-11-01', '2026-11-01'), "
+        "('acme', 'new@example.com', 'C-1', 'New', '2026-11-01', '2026-11-02'), "
+        "('acme', 'cy@example.com', NULL, 'Cy', '2026-11-01', '2026-11-01')",
+    )
     assert rows(engine, "SELECT customer_key, email FROM customers ORDER BY customer_key") == [
         ("C-1", "new@example.com"),
         ("cy@example.com", "cy@example.com"),

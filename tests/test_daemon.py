@@ -39,6 +39,14 @@ def data_files(root: Path, outcome: str) -> list[Path]:
     )
 
 
+def drop(inbox: Path, name: str, content: str) -> Path:
+    """A file of partner acme, written straight into ``incoming/``."""
+    folder = inbox / "incoming" / "acme"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(content)
+    return folder / name
+
+
 def products(first: int, count: int, price: float) -> str:
     return "sku,name,price\n" + "".join(
         f"S{i},Item {i},{price:.2f}\n" for i in range(first, first + count)
@@ -242,14 +250,12 @@ def test_sighup_reloads_feed_settings(tmp_path: Path) -> None:
     daemon = Daemon(config, tmp_path / "log").start()
     try:
         wait_for(lambda: "watching" in daemon.output(), 60, "the daemon to start")
-        incoming = inbox / "incoming" / "acme"
-        incoming.mkdir(parents=True)
-        (incoming / "pricelist_1.csv").write_text(products(0, 2, 1.0))
+        drop(inbox, "pricelist_1.csv", products(0, 2, 1.0))
         wait_for(lambda: bool(data_files(inbox, "failed")), 60, "the unroutable file to fail")
         write_config(config, url, inbox, '[feeds.products]\npatterns = ["pricelist*"]\n')
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: "configuration reloaded" in daemon.output(), 30, "the reload")
-        (incoming / "pricelist_2.csv").write_text(products(0, 2, 2.0))
+        drop(inbox, "pricelist_2.csv", products(0, 2, 2.0))
         wait_for(
             lambda: bool(data_files(inbox, "done")), 60, "the file to load under the new pattern"
         )
@@ -336,12 +342,10 @@ def test_database_outage_leaves_files_waiting_and_catches_up(
     try:
         wait_for(lambda: "watching" in daemon.output(), 60, "the daemon to start")
         proxy.cut()
-        incoming = inbox / "incoming" / "acme"
-        incoming.mkdir(parents=True, exist_ok=True)
-        (incoming / "products.csv").write_text(products(0, 3, 1.0))
+        waiting = drop(inbox, "products.csv", products(0, 3, 1.0))
         wait_for(lambda: "database unavailable" in daemon.output(), 60, "the outage to be logged")
         time.sleep(1)
-        assert (incoming / "products.csv").exists()
+        assert waiting.exists()
         assert not data_files(inbox, "done") and not data_files(inbox, "failed")
         assert daemon.process is not None and daemon.process.poll() is None
         proxy.open()
@@ -402,9 +406,7 @@ def test_a_json_log_line_of_a_file_is_flat_with_its_fields(tmp_path: Path) -> No
     )
     daemon = Daemon(config, tmp_path / "log").start()
     try:
-        incoming = inbox / "incoming" / "acme"
-        incoming.mkdir(parents=True, exist_ok=True)
-        (incoming / "products.csv").write_text(products(0, 3, 1.0))
+        drop(inbox, "products.csv", products(0, 3, 1.0))
         wait_for(lambda: "COMPLETED" in daemon.output(), 60, "the file to load")
     finally:
         assert daemon.stop() == 0
@@ -436,9 +438,7 @@ def test_metrics_survive_a_restart_and_healthz_follows_the_database(
     inbox = tmp_path / "inbox"
     first = Daemon(config, tmp_path / "log1").start()
     try:
-        incoming = inbox / "incoming" / "acme"
-        incoming.mkdir(parents=True, exist_ok=True)
-        (incoming / "products.csv").write_text(products(0, 3, 1.0))
+        drop(inbox, "products.csv", products(0, 3, 1.0))
         wait_for(lambda: bool(data_files(inbox, "done")), 60, "the file to load")
     finally:
         assert first.stop() == 0
@@ -486,9 +486,7 @@ def test_the_daemons_status_names_a_big_file_while_it_loads(tmp_path: Path) -> N
     threading.Thread(target=listen, daemon=True).start()
     daemon = Daemon(config, tmp_path / "log", {"NOTIFY_SOCKET": address}).start()
     try:
-        incoming = tmp_path / "inbox" / "incoming" / "acme"
-        incoming.mkdir(parents=True, exist_ok=True)
-        (incoming / "products_big.csv").write_text(products(0, 20_000, 1.0))
+        drop(tmp_path / "inbox", "products_big.csv", products(0, 20_000, 1.0))
         wait_for(
             lambda: any("loading acme/products_big.csv" in m for m in messages),
             60,

@@ -68,6 +68,19 @@ def drop(tmp_path: Path, name: str, content: str) -> Path:
     return folder / name
 
 
+def upgraded_with(url: str, revision: str, *inserts: str) -> Engine:
+    """A database at ``revision`` holding the rows of ``inserts``, then migrated to head (and
+    matching the code): what the later migrations do to rows already there."""
+    engine = make_engine(url)
+    schema.upgrade(engine, target=revision)
+    with engine.begin() as connection:
+        for insert in inserts:
+            connection.execute(text(insert))
+    schema.upgrade(engine)
+    assert schema.differences(engine) == []
+    return engine
+
+
 def scalar(engine: Engine, query: str) -> object:
     with engine.connect() as connection:
         return connection.execute(text(query)).scalar()

@@ -9,12 +9,13 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from importer.db import schema
-from importer.db.engine import make_engine
 from importer.db.ledger import JobStatus
 from importer.lifecycle import Pipeline
 from tests.conftest import process
-from tests.test_migrations import empty_database_url  # noqa: F401  (a fixture)
+from tests.test_migrations import (
+    empty_database_url,  # noqa: F401  (a fixture)
+    upgraded_with,
+)
 
 
 def rows(engine: Engine, query: str) -> list[tuple[Any, ...]]:
@@ -189,17 +190,12 @@ def test_customer_loyalty_social_and_product_images_are_kept_in_extra(
 def test_migration_keeps_prices_and_makes_room_for_the_documented_fields(
     empty_database_url: str,  # noqa: F811
 ) -> None:
-    engine = make_engine(empty_database_url)
-    schema.upgrade(engine, target="0006")
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO products (partner_id, sku, store_id, name, price, msrp) "
-                "VALUES ('acme', 'A1', '', 'Lamp', 89.95, 100)"
-            )
-        )
-    schema.upgrade(engine)
-    assert schema.differences(engine) == []
+    engine = upgraded_with(
+        empty_database_url,
+        "0006",
+        "INSERT INTO products (partner_id, sku, store_id, name, price, msrp) "
+        "VALUES ('acme', 'A1', '', 'Lamp', 89.95, 100)",
+    )
     ((price, msrp, meta1, extra),) = rows(engine, "SELECT price, msrp, meta1, extra FROM products")
     assert (float(price), float(msrp), meta1, extra) == (89.95, 100.0, None, None)
     if engine.dialect.name == "postgresql":
