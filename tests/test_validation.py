@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from importer.feeds import FEEDS
+from importer.feeds import FEEDS, ColumnRule, Kind
 from importer.validation import ValidationContext, duplicate_keys, validate
 
 
@@ -135,3 +135,25 @@ def test_duplicate_keys_reject_names_all_rows_or_keep_last() -> None:
     )
     found, dropped = duplicate_keys(keys, ("partner_id", "sku"), keep_last=True)
     assert found.is_empty() and dropped == [2]
+
+
+def valid_text(rule: ColumnRule) -> str:
+    if rule.choices:
+        return rule.choices[0]
+    return {Kind.DATE: "2026-01-02", Kind.DATETIME: "2026-01-02T03:04:05Z"}.get(rule.kind, "1")
+
+
+def test_a_column_the_file_lacks_has_the_type_a_sent_value_gets() -> None:
+    """Absent columns skip the checks; the rows must still look the same to the loader."""
+    context = ValidationContext("acme")
+    for spec in FEEDS.values():
+        required = {rule.name: [valid_text(rule)] for rule in spec.columns if rule.required}
+        lacking = validate(pl.DataFrame({"_row": [2], **required}), spec, context)
+        sent = {rule.name: [valid_text(rule)] for rule in spec.columns}
+        full = validate(pl.DataFrame({"_row": [2], **sent}), spec, context)
+        assert lacking.problems.is_empty() and full.problems.is_empty(), spec.name
+        assert lacking.rows.columns == full.rows.columns, spec.name
+        assert dict(lacking.rows.schema) == dict(full.rows.schema), spec.name
+        filled = {r.name for r in spec.columns if r.default is not None} | set(spec.copy_defaults)
+        absent = [r.name for r in spec.columns if r.name not in required and r.name not in filled]
+        assert lacking.rows.select(absent).null_count().row(0) == (1,) * len(absent), spec.name
