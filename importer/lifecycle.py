@@ -12,26 +12,26 @@ import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
 import polars as pl
 from loguru import logger
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Engine
 
 from importer import metrics
 from importer.attempt import Checksum, FileAttempt
 from importer.clock import as_utc, utc_now
 from importer.config import Settings
-from importer.db.ledger import UNFINISHED, ImportJob, JobStatus, Ledger
+from importer.db.ledger import UNFINISHED, ImportJob, JobStatus, Ledger, retried_job, save_job
 from importer.exceptions import (
     SchemaError,
     TerminalError,
     TransientError,
     UntakeableFileError,
 )
-from importer.feeds import feeds_sharing_tables
+from importer.feeds import FeedSpec, feeds_sharing_tables
 from importer.inbox import Inbox
 from importer.loading import ImportResult, load_file
 from importer.logs import printable
@@ -41,6 +41,8 @@ from importer.report import apply_counts, build_report, write_reports
 from importer.routing import route
 
 HASH_CHUNK_BYTES = 1 << 20
+COMMIT_WORTH_RECORDING = timedelta(seconds=0.25)
+"""a load's commit that took longer is added to its job's recorded time, in one more write"""
 COUNT_FIELDS = (
     "row_count",
     "processed_count",
@@ -79,7 +81,12 @@ class Pipeline:
     def process(self, path: Path, partner_id: str) -> Outcome | None:
         """Take one file from ``incoming/``; None when another worker claimed it first."""
         check_partner_id(partner_id)
-        job = self.ledger.open_job(partner_id, path.name, str(path))
+        try:
+            spec: FeedSpec | TerminalError = route(path.name, self.settings)
+        except TerminalError as exc:
+            spec = exc
+        feed = spec.name if isinstance(spec, FeedSpec) else None
+        job = self.ledger.open_job(partner_id, path.name, str(path), feed)
         assert job.id is not None
         try:
             claimed = self.inbox.claim(path, partner_id, job.id)
@@ -92,9 +99,9 @@ class Pipeline:
                 f"{path} cannot be moved to processing/: {exc.strerror} ({exc.filename}); "
                 "the file stays where it is until the importer may write both folders"
             ) from exc
-        job.stored_path, job.started_at = str(claimed), utc_now()
+        job.stored_path = str(claimed)
         try:
-            return self._process_claimed(job, claimed)
+            return self._process_claimed(job, claimed, spec)
         except (TransientError, SchemaError):
             # Not the file's fault: it waits in incoming/ for the database to be mended. A load
             # that may have committed stays in processing/: recovery files it by the ledger, and
@@ -127,27 +134,24 @@ class Pipeline:
         )
         return self._finish(job, claimed, empty_problems())
 
-    def _process_claimed(self, job: ImportJob, claimed: Path) -> Outcome:
+    def _process_claimed(
+        self, job: ImportJob, claimed: Path, spec: FeedSpec | TerminalError
+    ) -> Outcome:
         """The checksum is taken in a thread while the load starts; it is waited for before
         loading only when the file could repeat the latest load's bytes."""
         with ThreadPoolExecutor(1, thread_name_prefix="checksum") as hashing:
             checksum = hashing.submit(sha256_of, claimed)
             job.size_bytes = claimed.stat().st_size
-            try:
-                spec = route(job.file_name, self.settings)
-            except TerminalError as exc:
+            if isinstance(spec, TerminalError):
                 _take_checksum(job, checksum)
-                job.status, job.message = JobStatus.FAILED, str(exc)
-                return self._finish(job, claimed, problems_frame(exc.problems))
+                job.status, job.message = JobStatus.FAILED, str(spec)
+                return self._finish(job, claimed, problems_frame(spec.problems))
             attempt = FileAttempt.plan(
                 self.settings, job=job, path=claimed, spec=spec, checksum=checksum
             )
             return self._load(attempt)
 
     def _load(self, attempt: FileAttempt) -> Outcome:
-        job = attempt.job
-        job.feed, job.status = attempt.spec.name, JobStatus.PROCESSING
-        self.ledger.update(job)
         earlier = self._same_bytes_loaded(attempt)
         if earlier is not None:
             return self._duplicate(attempt, earlier)
@@ -157,9 +161,14 @@ class Pipeline:
             return self._fail(attempt, str(exc), problems_frame(exc.problems))
         if result.rejection is not None:
             return self._fail(attempt, result.rejection, result.problems, result)
-        # The load stamped its job inside its own transaction; the commit, which on SQLite writes
-        # the whole load out once more, belongs to the file's time too.
+        job = attempt.job
+        stamped = job.completed_at
+        assert stamped is not None
         job.completed_at = utc_now()
+        if job.completed_at - stamped < COMMIT_WORTH_RECORDING:
+            job.completed_at = stamped
+            return self._file_away(job, attempt.path, result.problems, result)
+        # The commit, which on SQLite writes a big load out once more, belongs to its time too.
         return self._finish(job, attempt.path, result.problems, result)
 
     def _same_bytes_loaded(self, attempt: FileAttempt) -> int | None:
@@ -175,18 +184,13 @@ class Pipeline:
         return latest.id if _take_checksum(job, attempt.checksum) == latest.sha256 else None
 
     def _complete(self, attempt: FileAttempt, connection: Connection, result: ImportResult) -> None:
-        """Runs inside the load's transaction: the rows and COMPLETED commit together."""
+        """Runs inside the load's transaction: the rows and the outcome commit together."""
         job = attempt.job
         assert attempt.checksum is not None
         _take_checksum(job, attempt.checksum)
         apply_counts(job, result)
-        job.status, job.completed_at = JobStatus.COMPLETED, utc_now()
-        job.duration_ms = _elapsed_ms(job)
-        connection.execute(
-            update(ImportJob)
-            .where(ImportJob.id == job.id)  # type: ignore[arg-type]
-            .values(job.model_dump(exclude={"id"}))
-        )
+        job.status = JobStatus.COMPLETED
+        self._settle(connection, job)
 
     def _duplicate(self, attempt: FileAttempt, earlier: int) -> Outcome:
         job = attempt.job
@@ -216,19 +220,35 @@ class Pipeline:
         problems: pl.DataFrame,
         result: ImportResult | None = None,
     ) -> Outcome:
-        """Record the outcome, write the reports beside the destination, then move the file."""
+        """Record the outcome, then file the file away."""
+        with self.engine.begin() as connection:
+            self._settle(connection, job)
+        return self._file_away(job, claimed, problems, result)
+
+    def _settle(self, connection: Connection, job: ImportJob) -> None:
+        """Write a job's outcome: the retry it follows, its times and where its file will be."""
         assert job.id is not None
-        status = JobStatus(job.status)
         if job.sha256 is not None and job.retry_of is None:
-            job.retry_of = self.ledger.retried_job(job.partner_id, job.sha256)
+            job.retry_of = retried_job(connection, job.partner_id, job.sha256)
         job.completed_at = job.completed_at or utc_now()
         job.duration_ms = _elapsed_ms(job)
-        outcome_dir = "failed" if status == JobStatus.FAILED else "done"
+        outcome_dir = "failed" if job.status == JobStatus.FAILED else "done"
         destination = self.inbox.destination(
             outcome_dir, job.partner_id, job.file_name, job.id, job.completed_at.date()
         )
         job.stored_path = str(destination)
-        self.ledger.update(job)
+        save_job(connection, job)
+
+    def _file_away(
+        self,
+        job: ImportJob,
+        claimed: Path,
+        problems: pl.DataFrame,
+        result: ImportResult | None,
+    ) -> Outcome:
+        """Write the reports beside the recorded destination, then move the file there."""
+        assert job.id is not None and job.stored_path is not None
+        status, destination = JobStatus(job.status), Path(job.stored_path)
         report = build_report(job, problems, result, self.settings.reports.max_errors_listed)
         report_path = write_reports(report, problems, destination)
         os.rename(claimed, destination)

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Engine, Index, Text, func
+from sqlalchemy import BigInteger, Connection, DateTime, Engine, Index, Text, func, insert, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from importer.clock import utc_now
@@ -105,9 +105,23 @@ class Ledger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def open_job(self, partner_id: str, file_name: str, source_path: str) -> ImportJob:
-        job = ImportJob(partner_id=partner_id, file_name=file_name, source_path=source_path)
-        return self._save(job)
+    def open_job(
+        self, partner_id: str, file_name: str, source_path: str, feed: str | None = None
+    ) -> ImportJob:
+        """A job for a file about to be claimed and worked on: PROCESSING from the start."""
+        job = ImportJob(
+            partner_id=partner_id,
+            file_name=file_name,
+            source_path=source_path,
+            feed=feed,
+            status=JobStatus.PROCESSING,
+        )
+        job.started_at = job.created_at
+        row = job.model_dump(exclude={"id"})
+        with self.engine.begin() as connection:
+            statement = insert(ImportJob).values(row).returning(col(ImportJob.id))
+            job.id = connection.execute(statement).scalar_one()
+        return job
 
     def get(self, job_id: int) -> ImportJob | None:
         with Session(self.engine) as session:
@@ -121,24 +135,26 @@ class Ledger:
                 session.delete(job)
                 session.commit()
 
-    def update(self, job: ImportJob) -> ImportJob:
-        return self._save(job)
+    def update(self, job: ImportJob) -> None:
+        with self.engine.begin() as connection:
+            save_job(connection, job)
 
     def latest_load(self, partner_id: str, feeds: Collection[str]) -> ImportJob | None:
         """The partner's last COMPLETED job of any of ``feeds``: what the tables they write say
         now comes from it (or from jobs before it that it left alone)."""
-        with Session(self.engine) as session:
-            statement = (
-                select(ImportJob)
-                .where(
-                    ImportJob.partner_id == partner_id,
-                    col(ImportJob.feed).in_(feeds),
-                    ImportJob.status == JobStatus.COMPLETED,
-                )
-                .order_by(col(ImportJob.id).desc())
-                .limit(1)
+        statement = (
+            select(ImportJob)
+            .where(
+                ImportJob.partner_id == partner_id,
+                col(ImportJob.feed).in_(feeds),
+                ImportJob.status == JobStatus.COMPLETED,
             )
-            return session.exec(statement).first()
+            .order_by(col(ImportJob.id).desc())
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(statement).first()
+        return None if row is None else ImportJob(**row._mapping)
 
     def interruptions(self, partner_id: str, file_name: str) -> int:
         """ABANDONED jobs of this partner's file name since one last reached an outcome."""
@@ -163,18 +179,8 @@ class Ledger:
 
     def retried_job(self, partner_id: str, sha256: str) -> int | None:
         """The failed job an operator sent back with ``importer retry`` for these bytes."""
-        with Session(self.engine) as session:
-            statement = (
-                select(ImportJob.id)
-                .where(
-                    ImportJob.partner_id == partner_id,
-                    ImportJob.sha256 == sha256,
-                    col(ImportJob.retried_at).is_not(None),
-                )
-                .order_by(col(ImportJob.id).desc())
-                .limit(1)
-            )
-            return session.exec(statement).first()
+        with self.engine.connect() as connection:
+            return retried_job(connection, partner_id, sha256)
 
     def jobs(self, wanted: JobFilter | None = None) -> list[ImportJob]:
         """The newest jobs that match ``wanted``."""
@@ -217,8 +223,23 @@ class Ledger:
             )
             return list(session.exec(statement))
 
-    def _save(self, job: ImportJob) -> ImportJob:
-        with Session(self.engine, expire_on_commit=False) as session:
-            merged = session.merge(job)
-            session.commit()
-            return merged
+
+def save_job(connection: Connection, job: ImportJob) -> None:
+    """Write a job's fields in the caller's transaction: a load stamps its job with its rows."""
+    values = job.model_dump(exclude={"id"})
+    connection.execute(update(ImportJob).where(col(ImportJob.id) == job.id).values(values))
+
+
+def retried_job(connection: Connection, partner_id: str, sha256: str) -> int | None:
+    statement = (
+        select(ImportJob.id)
+        .where(
+            ImportJob.partner_id == partner_id,
+            ImportJob.sha256 == sha256,
+            col(ImportJob.retried_at).is_not(None),
+        )
+        .order_by(col(ImportJob.id).desc())
+        .limit(1)
+    )
+    found: int | None = connection.execute(statement).scalar()
+    return found
