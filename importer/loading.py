@@ -23,7 +23,7 @@ from importer.headers import HeaderMap, resolve_headers
 from importer.nested import NestedList, nested_lists, validate_lines
 from importer.positions import Positions
 from importer.prefetch import ahead
-from importer.problems import PROBLEM_SCHEMA, reported_value
+from importer.problems import PROBLEM_SCHEMA, empty_problems, reported_value
 from importer.progress import FileProgress
 from importer.raw import ROW, UNREADABLE, RawTable, column_name
 from importer.reading import open_table
@@ -39,7 +39,7 @@ class ImportResult:
     superseded_count: int = 0
     counts: MergeCounts = field(default_factory=MergeCounts)
     children: dict[str, MergeCounts] = field(default_factory=dict)
-    problems: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PROBLEM_SCHEMA))
+    problems: pl.DataFrame = field(default_factory=empty_problems)
     unknown_columns: list[str] = field(default_factory=list)
     rejection: str | None = None
     """why nothing was loaded, when the file as a whole was refused"""
@@ -210,7 +210,7 @@ def _validated(
 def _split_unreadable(batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A JSON batch's records that could not be read, as problems, apart from the others."""
     if UNREADABLE not in batch.columns:
-        return batch, pl.DataFrame(schema=PROBLEM_SCHEMA)
+        return batch, empty_problems()
     broken = pl.col(UNREADABLE).is_not_null()
     problems = batch.filter(broken).select(
         pl.col(ROW).alias("row"),
@@ -235,7 +235,7 @@ def _overlong_values(
         for c in columns
     )
     if not columns or not frame.select(suspect.any()).item():
-        return pl.DataFrame(schema=PROBLEM_SCHEMA)
+        return empty_problems()
     parts = [
         frame.filter(
             (pl.col(column_name(i)).str.len_chars() > limit)
@@ -252,7 +252,7 @@ def _overlong_values(
         for i, header in enumerate(headers)
         if column_name(i) in present
     ]
-    return pl.concat(parts).cast(PROBLEM_SCHEMA) if parts else pl.DataFrame(schema=PROBLEM_SCHEMA)
+    return pl.concat(parts).cast(PROBLEM_SCHEMA) if parts else empty_problems()
 
 
 def _rejection(result: ImportResult, feed_settings: FeedSettings) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import polars as pl
 
@@ -68,11 +69,16 @@ def hash_seed(spec: FeedSpec, context: ValidationContext) -> int:
 def text_hash(records: pl.DataFrame, spec: FeedSpec, seed: int) -> pl.Series:
     """The hash of each record's field texts, ``extra`` included; a field the file lacks
     counts as empty."""
-    texts = records.select(
-        pl.col(name) if name in records.columns else pl.lit(None, pl.String).alias(name)
-        for name in (*(rule.name for rule in spec.columns), EXTRA_COLUMN)
-    )
+    texts = records.select(_hashed_texts(spec, frozenset(records.columns)))
     return texts.hash_rows(seed=seed).reinterpret(signed=True).alias(HASH_COLUMN)
+
+
+@lru_cache(maxsize=256)
+def _hashed_texts(spec: FeedSpec, present: frozenset[str]) -> list[pl.Expr]:
+    return [
+        pl.col(name) if name in present else pl.lit(None, pl.String).alias(name)
+        for name in (*(rule.name for rule in spec.columns), EXTRA_COLUMN)
+    ]
 
 
 def is_in_sorted(values: pl.Series, known: pl.Series) -> pl.Series:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 import polars as pl
 
 from importer.feeds import ColumnRule, FeedSpec, Kind
 from importer.feeds.base import EXTRA_COLUMN, PARTNER_COLUMN
-from importer.problems import PROBLEM_SCHEMA, reported_value
+from importer.problems import PROBLEM_SCHEMA, empty_problems, reported_value
 from importer.raw import ITEM, ROW
 
 TRUE_TOKENS = ("true", "t", "yes", "y", "1")
@@ -75,45 +76,112 @@ def validate(
 ) -> ValidatedBatch:
     """Check ``frame`` (string columns named by field, plus ``_row``) against ``spec``: every
     column, or the ``only`` ones; the ``carry`` columns, and ``extra``, pass through untouched."""
-    wanted = [rule for rule in spec.columns if only is None or rule.name in only]
-    rules = [rule for rule in wanted if _may_have_text(rule, spec, frame.columns, wanted)]
-    formats = tuple(strftime_format(f) for f in context.date_formats)
-    text = frame.lazy().with_columns(
-        _cleaned(frame, rule).alias(_text(rule.name)) for rule in rules
+    wanted = None if only is None else frozenset(only)
+    plan = _plan_for(spec, context, wanted, tuple(carry), frozenset(frame.columns))
+    if frame.is_empty():
+        return ValidatedBatch(plan.empty_rows(frame.schema), empty_problems())
+    typed = (
+        frame.lazy()
+        .with_columns(plan.texts)
+        .with_columns(plan.copies)
+        .with_columns(plan.typed)
+        .with_columns(plan.errors)
+        .collect()
     )
+    rows = typed.select(plan.rows)
+    if plan.failed is None:
+        return ValidatedBatch(rows=rows, problems=empty_problems())
+    failed = typed.select(plan.failed).to_series()
+    if not failed.any():
+        return ValidatedBatch(rows=rows, problems=empty_problems())
+    problems = _problems(typed.filter(failed), plan.checked, context)
+    return ValidatedBatch(rows=rows.filter(~failed), problems=problems)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The expressions that validate one shape of frame: built once, used for every batch of
+    every file of that shape (building them costs more than running them on a small file)."""
+
+    checked: list[ColumnRule]
+    texts: list[pl.Expr]
+    copies: list[pl.Expr]
+    typed: list[pl.Expr]
+    errors: list[pl.Expr]
+    rows: list[pl.Expr]
+    schema: dict[str, pl.DataType | None]
+    """of the rows; None where the frame's own column passes through"""
+    failed: pl.Expr | None
+    _empty: dict[tuple[tuple[str, pl.DataType], ...], pl.DataFrame] = field(default_factory=dict)
+
+    def empty_rows(self, frame_schema: pl.Schema) -> pl.DataFrame:
+        """No rows, typed as validated ones: a batch whose rows all repeat the live ones has
+        nothing to check, and building an empty frame of many columns is not free either."""
+        passed = tuple(
+            (name, frame_schema[name]) for name, dtype in self.schema.items() if dtype is None
+        )
+        if passed not in self._empty:
+            schema = {name: dtype or frame_schema[name] for name, dtype in self.schema.items()}
+            self._empty[passed] = pl.DataFrame(schema=schema)
+        return self._empty[passed]
+
+
+@lru_cache(maxsize=512)
+def _plan_for(
+    spec: FeedSpec,
+    context: ValidationContext,
+    only: frozenset[str] | None,
+    carry: tuple[str, ...],
+    present: frozenset[str],
+) -> _Plan:
+    return _build_plan(spec, context, only, carry, present)
+
+
+def _build_plan(
+    spec: FeedSpec,
+    context: ValidationContext,
+    only: Collection[str] | None,
+    carry: tuple[str, ...],
+    present: frozenset[str],
+) -> _Plan:
+    wanted = [rule for rule in spec.columns if only is None or rule.name in only]
+    rules = [rule for rule in wanted if _may_have_text(rule, spec, present, wanted)]
+    formats = tuple(strftime_format(f) for f in context.date_formats)
     checked = {rule.name for rule in rules}
-    text = text.with_columns(
+    copies = [
         pl.coalesce(
             pl.col(_text(target)),
             *(_copied(spec, source) for source in sources if source in checked),
         ).alias(_text(target))
         for target, sources in spec.copy_defaults.items()
         if target in checked
+    ]
+    extra = (EXTRA_COLUMN,) if EXTRA_COLUMN in present else ()
+    schema: dict[str, pl.DataType | None] = {ROW: None, PARTNER_COLUMN: pl.String()}
+    schema |= {rule.name: typed_dtype(rule) for rule in wanted}
+    schema |= dict.fromkeys((*carry, *extra))
+    return _Plan(
+        checked=rules,
+        texts=[_cleaned(present, rule).alias(_text(rule.name)) for rule in rules],
+        copies=copies,
+        typed=[_typed(rule, spec, context, formats).alias(rule.name) for rule in rules],
+        errors=[_problem(rule, spec).alias(_error(rule.name)) for rule in rules],
+        rows=[
+            pl.col(ROW),
+            pl.lit(context.partner_id).alias(PARTNER_COLUMN),
+            *(
+                pl.col(rule.name)
+                if rule.name in checked
+                else pl.lit(None, typed_dtype(rule)).alias(rule.name)
+                for rule in wanted
+            ),
+            *(pl.col(name) for name in (*carry, *extra)),
+        ],
+        schema=schema,
+        failed=pl.any_horizontal(pl.col(_error(rule.name)).is_not_null() for rule in rules)
+        if rules
+        else None,
     )
-    typed = (
-        text.with_columns(_typed(rule, spec, context, formats).alias(rule.name) for rule in rules)
-        .with_columns(_problem(rule, spec).alias(_error(rule.name)) for rule in rules)
-        .collect()
-    )
-    rows = typed.select(
-        ROW,
-        pl.lit(context.partner_id).alias(PARTNER_COLUMN),
-        *(
-            rule.name if rule.name in checked else pl.lit(None, typed_dtype(rule)).alias(rule.name)
-            for rule in wanted
-        ),
-        *carry,
-        *((EXTRA_COLUMN,) if EXTRA_COLUMN in typed.columns else ()),
-    )
-    if not rules:
-        return ValidatedBatch(rows=rows, problems=pl.DataFrame(schema=PROBLEM_SCHEMA))
-    failed = typed.select(
-        pl.any_horizontal(pl.col(_error(rule.name)).is_not_null() for rule in rules)
-    ).to_series()
-    if not failed.any():
-        return ValidatedBatch(rows=rows, problems=pl.DataFrame(schema=PROBLEM_SCHEMA))
-    problems = _problems(typed.filter(failed), rules, context)
-    return ValidatedBatch(rows=rows.filter(~failed), problems=problems)
 
 
 def _may_have_text(
@@ -180,9 +248,9 @@ def _error(name: str) -> str:
     return f"__error_{name}"
 
 
-def _cleaned(frame: pl.DataFrame, rule: ColumnRule) -> pl.Expr:
+def _cleaned(present: Collection[str], rule: ColumnRule) -> pl.Expr:
     """Trimmed text, blank as missing, then the field's constant default."""
-    if rule.name not in frame.columns:
+    if rule.name not in present:
         value = pl.lit(None, dtype=pl.String)
     else:
         stripped = pl.col(rule.name).str.strip_chars()
@@ -380,11 +448,7 @@ def _problems(
         )
         for rule in rules
     ]
-    return (
-        pl.concat(parts).collect().cast(PROBLEM_SCHEMA)
-        if parts
-        else pl.DataFrame(schema=PROBLEM_SCHEMA)
-    )
+    return pl.concat(parts).collect().cast(PROBLEM_SCHEMA) if parts else empty_problems()
 
 
 def _column_label(typed: pl.DataFrame, name: str, context: ValidationContext) -> pl.Expr:
@@ -404,10 +468,10 @@ def duplicate_keys(
     shown = [c for c in key_columns if c != PARTNER_COLUMN]
     repeated = keys.filter(pl.len().over(key_columns) > 1)
     if repeated.is_empty():
-        return pl.DataFrame(schema=PROBLEM_SCHEMA), []
+        return empty_problems(), []
     if keep_last:
         superseded = repeated.filter(pl.col(ROW) < pl.col(ROW).max().over(key_columns))
-        return pl.DataFrame(schema=PROBLEM_SCHEMA), superseded.get_column(ROW).to_list()
+        return empty_problems(), superseded.get_column(ROW).to_list()
     rows_text = pl.col(ROW).cast(pl.String).implode().over(key_columns).list.join(", ")
     problems = repeated.select(
         pl.col(ROW).alias("row"),

@@ -73,8 +73,11 @@ class ChildSpec:
     """child column <- parent column, copied down from the parent record"""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FeedSpec:
+    """One feed. Compared and hashed by identity: there is one of each, and what is worked out
+    from one (its validation expressions) is kept per spec."""
+
     name: str
     model: type[SQLModel]
     description: str
