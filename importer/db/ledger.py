@@ -7,7 +7,18 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Connection, DateTime, Engine, Index, Text, func, insert, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    DateTime,
+    Engine,
+    Index,
+    Text,
+    bindparam,
+    func,
+    insert,
+    update,
+)
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from importer.clock import utc_now
@@ -117,10 +128,8 @@ class Ledger:
             status=JobStatus.PROCESSING,
         )
         job.started_at = job.created_at
-        row = job.model_dump(exclude={"id"})
         with self.engine.begin() as connection:
-            statement = insert(ImportJob).values(row).returning(col(ImportJob.id))
-            job.id = connection.execute(statement).scalar_one()
+            job.id = connection.execute(_INSERT_JOB, job.model_dump(exclude={"id"})).scalar_one()
         return job
 
     def get(self, job_id: int) -> ImportJob | None:
@@ -142,18 +151,9 @@ class Ledger:
     def latest_load(self, partner_id: str, feeds: Collection[str]) -> ImportJob | None:
         """The partner's last COMPLETED job of any of ``feeds``: what the tables they write say
         now comes from it (or from jobs before it that it left alone)."""
-        statement = (
-            select(ImportJob)
-            .where(
-                ImportJob.partner_id == partner_id,
-                col(ImportJob.feed).in_(feeds),
-                ImportJob.status == JobStatus.COMPLETED,
-            )
-            .order_by(col(ImportJob.id).desc())
-            .limit(1)
-        )
         with self.engine.connect() as connection:
-            row = connection.execute(statement).first()
+            found = {"partner_id": partner_id, "feeds": list(feeds)}
+            row = connection.execute(_LATEST_LOAD, found).first()
         return None if row is None else ImportJob(**row._mapping)
 
     def interruptions(self, partner_id: str, file_name: str) -> int:
@@ -224,22 +224,47 @@ class Ledger:
             return list(session.exec(statement))
 
 
+_JOB_COLUMNS = tuple(name for name in ImportJob.model_fields if name != "id")
+# Built once: a statement built for every call costs more than running it.
+_INSERT_JOB = (
+    insert(ImportJob)
+    .values({name: bindparam(name) for name in _JOB_COLUMNS})
+    .returning(col(ImportJob.id))
+)
+_UPDATE_JOB = (
+    update(ImportJob)
+    .where(col(ImportJob.id) == bindparam("job_id"))
+    .values({name: bindparam(name) for name in _JOB_COLUMNS})
+)
+_LATEST_LOAD = (
+    select(ImportJob)
+    .where(
+        ImportJob.partner_id == bindparam("partner_id"),
+        col(ImportJob.feed).in_(bindparam("feeds", expanding=True)),
+        ImportJob.status == JobStatus.COMPLETED,
+    )
+    .order_by(col(ImportJob.id).desc())
+    .limit(1)
+)
+_RETRIED_JOB = (
+    select(ImportJob.id)
+    .where(
+        ImportJob.partner_id == bindparam("partner_id"),
+        ImportJob.sha256 == bindparam("sha256"),
+        col(ImportJob.retried_at).is_not(None),
+    )
+    .order_by(col(ImportJob.id).desc())
+    .limit(1)
+)
+
+
 def save_job(connection: Connection, job: ImportJob) -> None:
     """Write a job's fields in the caller's transaction: a load stamps its job with its rows."""
-    values = job.model_dump(exclude={"id"})
-    connection.execute(update(ImportJob).where(col(ImportJob.id) == job.id).values(values))
+    connection.execute(_UPDATE_JOB, {**job.model_dump(exclude={"id"}), "job_id": job.id})
 
 
 def retried_job(connection: Connection, partner_id: str, sha256: str) -> int | None:
-    statement = (
-        select(ImportJob.id)
-        .where(
-            ImportJob.partner_id == partner_id,
-            ImportJob.sha256 == sha256,
-            col(ImportJob.retried_at).is_not(None),
-        )
-        .order_by(col(ImportJob.id).desc())
-        .limit(1)
-    )
-    found: int | None = connection.execute(statement).scalar()
+    found: int | None = connection.execute(
+        _RETRIED_JOB, {"partner_id": partner_id, "sha256": sha256}
+    ).scalar()
     return found
