@@ -20,6 +20,9 @@ from importer.validation import ValidationContext
 
 Checksum = Future[tuple[str, int]]
 """a file's SHA-256 and size, being taken while its load starts"""
+SMALL_FILE_BYTES = 1 << 20
+"""a file this small is hashed and read in a moment: a second thread would overlap nothing and
+only cost its start"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +97,11 @@ class FileAttempt:
     @property
     def partner_id(self) -> str:
         return self.job.partner_id
+
+    @property
+    def small(self) -> bool:
+        size = self.job.size_bytes
+        return size is not None and size < SMALL_FILE_BYTES
 
     @property
     def loaded_at(self) -> datetime:

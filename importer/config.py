@@ -261,6 +261,11 @@ class PartnerSettings(ReadingOptions):
     pass
 
 
+_DEFAULT_FEED = FeedSettings()
+_DEFAULT_PARTNER = PartnerSettings()
+"""shared (settings are frozen): a file's routing asks for them many times"""
+
+
 class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     inbox: InboxSettings = InboxSettings()
@@ -293,10 +298,10 @@ class Settings(_Section):
         return [s for s in self.sources if isinstance(s, SftpSource)]
 
     def feed(self, name: str) -> FeedSettings:
-        return self.feeds.get(name, FeedSettings())
+        return self.feeds.get(name) or _DEFAULT_FEED
 
     def partner(self, partner_id: str) -> PartnerSettings:
-        return self.partners.get(partner_id, PartnerSettings())
+        return self.partners.get(partner_id) or _DEFAULT_PARTNER
 
 
 def config_path(

@@ -58,7 +58,7 @@ class Daemon:
         self.gate = StabilityGate()
         self._pollers: dict[str, SftpPoller] = {}
         self.dispatcher = Dispatcher(
-            self.pipeline, self.locks, settings.daemon.workers, self.stopping
+            self.pipeline, self.locks, settings.daemon.workers, self.stopping, self.wake
         )
 
     def install_signal_handlers(self) -> None:
@@ -79,7 +79,7 @@ class Daemon:
 
     def _start_background(self) -> None:
         folders = [self.pipeline.inbox.incoming, *(s.path for s in self.settings.local_sources)]
-        self._observer = watch(folders, self.wake)
+        self._observer = watch(folders, self.wake, self.gate)
         self._pollers = {
             source.id: self._pollers[source.id]
             if source.id in self._pollers and self._pollers[source.id].source == source

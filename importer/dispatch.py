@@ -38,11 +38,18 @@ def lane_of(pipeline: Pipeline, partner_id: str, file_name: str) -> Lane:
 
 class Dispatcher:
     def __init__(
-        self, pipeline: Pipeline, locks: LaneLocks, workers: int, stopping: threading.Event
+        self,
+        pipeline: Pipeline,
+        locks: LaneLocks,
+        workers: int,
+        stopping: threading.Event,
+        lane_done: threading.Event | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.locks = locks
         self.stopping = stopping
+        self.lane_done = lane_done
+        """set when a worker lets go of a lane: files that arrived for it meanwhile are due"""
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="lane")
         self._guard = threading.Lock()
         self._busy: set[Lane] = set()
@@ -104,6 +111,8 @@ class Dispatcher:
         finally:
             with self._guard:
                 self._busy.discard(lane)
+            if self.lane_done is not None:
+                self.lane_done.set()
 
     def _process_in_order(self, files: list[Candidate]) -> None:
         for candidate in files:

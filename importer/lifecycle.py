@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -21,7 +21,7 @@ from loguru import logger
 from sqlalchemy import Connection, Engine
 
 from importer import metrics
-from importer.attempt import Checksum, FileAttempt
+from importer.attempt import SMALL_FILE_BYTES, Checksum, FileAttempt
 from importer.clock import as_utc, utc_now
 from importer.config import Settings
 from importer.db.ledger import UNFINISHED, ImportJob, JobStatus, Ledger, retried_job, save_job
@@ -139,9 +139,9 @@ class Pipeline:
     ) -> Outcome:
         """The checksum is taken in a thread while the load starts; it is waited for before
         loading only when the file could repeat the latest load's bytes."""
+        job.size_bytes = claimed.stat().st_size
         with ThreadPoolExecutor(1, thread_name_prefix="checksum") as hashing:
-            checksum = hashing.submit(sha256_of, claimed)
-            job.size_bytes = claimed.stat().st_size
+            checksum = _checksum(hashing, claimed, job.size_bytes)
             if isinstance(spec, TerminalError):
                 _take_checksum(job, checksum)
                 job.status, job.message = JobStatus.FAILED, str(spec)
@@ -318,6 +318,15 @@ class Pipeline:
             f"waits here; `importer retry {job.id}` sends it back"
         )
         self._finish(job, claimed, empty_problems())
+
+
+def _checksum(hashing: ThreadPoolExecutor, path: Path, size: int) -> Checksum:
+    """Taken in the pool while the load starts, or here at once for a small file."""
+    if size >= SMALL_FILE_BYTES:
+        return hashing.submit(sha256_of, path)
+    taken: Checksum = Future()
+    taken.set_result(sha256_of(path))
+    return taken
 
 
 def _take_checksum(job: ImportJob, checksum: Checksum) -> str:

@@ -106,7 +106,8 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
         options.logging.progress_rows,
         options.logging.progress_interval_s,
     )
-    for height, checked in ahead(_validated(attempt, raw, headers, nested, known)):
+    batches = _validated(attempt, raw, headers, nested, known)
+    for height, checked in batches if attempt.small else ahead(batches):
         result.row_count += height
         progress.update(result.row_count)
         if result.row_count > options.limits.max_rows:

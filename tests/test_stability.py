@@ -1,6 +1,13 @@
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
+
 from importer.stability import StabilityGate
+from importer.watcher import watch
 
 
 class Clock:
@@ -45,3 +52,72 @@ def test_vanished_files_are_forgotten(tmp_path: Path) -> None:
     gate.forget_missing([])
     clock.now += 5
     assert not gate.ready(path, 1, require_marker=False)
+
+
+def _eventually(condition: Callable[[], bool], timeout_s: float = 10) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> Iterator[tuple[Path, StabilityGate, threading.Event]]:
+    """A real inotify watch on ``incoming/``, as the daemon keeps one."""
+    gate, wake = StabilityGate(), threading.Event()
+    folder = tmp_path / "incoming"
+    observer = watch([folder], wake, gate)
+    try:
+        yield folder, gate, wake
+    finally:
+        observer.stop()
+        observer.join()
+
+
+def test_a_file_renamed_into_the_inbox_is_ready_at_once_one_written_there_is_not(
+    watched: tuple[Path, StabilityGate, threading.Event], tmp_path: Path
+) -> None:
+    folder, gate, wake = watched
+    written = folder / "inventory.csv"
+    written.write_text("sku,location_id,quantity_on_hand\nA1,W1,3\n")
+    staged = tmp_path / "products.csv"
+    staged.write_text("sku\nA1\n")
+    renamed = folder / "products.csv"
+    os.replace(staged, renamed)
+    assert _eventually(wake.is_set)
+    assert _eventually(lambda: gate.ready(renamed, 3600, require_marker=False))
+    assert not gate.ready(written, 3600, require_marker=False)
+
+
+def test_a_renamed_file_written_to_afterwards_waits_for_stability_again(
+    watched: tuple[Path, StabilityGate, threading.Event], tmp_path: Path
+) -> None:
+    folder, gate, _ = watched
+    staged = tmp_path / "products.csv"
+    staged.write_text("sku\nA1\n")
+    renamed = folder / "products.csv"
+    os.replace(staged, renamed)
+    assert _eventually(lambda: gate.ready(renamed, 3600, require_marker=False))
+    with renamed.open("a") as handle:
+        handle.write("A2\n")
+    assert _eventually(lambda: not gate.ready(renamed, 3600, require_marker=False))
+
+
+def test_the_files_of_a_folder_renamed_into_the_inbox_are_ready_and_taking_one_wakes_nothing(
+    watched: tuple[Path, StabilityGate, threading.Event], tmp_path: Path
+) -> None:
+    folder, gate, wake = watched
+    staged = tmp_path / "acme"
+    staged.mkdir()
+    for name in ("products_1.csv", "products_2.csv"):
+        (staged / name).write_text("sku\nA1\n")
+    os.replace(staged, folder / "acme")
+    arrived = [folder / "acme" / "products_1.csv", folder / "acme" / "products_2.csv"]
+    assert _eventually(lambda: all(gate.ready(p, 3600, require_marker=False) for p in arrived))
+    time.sleep(0.3)
+    wake.clear()
+    os.replace(arrived[0], tmp_path / "taken.csv")
+    time.sleep(1.5)  # inotify pairs the two halves of a move within half a second
+    assert not wake.is_set()
