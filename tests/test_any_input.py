@@ -11,10 +11,12 @@ import pytest
 from loguru import logger
 from sqlalchemy import Engine, text
 
-from importer import csv_records
-from importer.db.ledger import JobStatus, Ledger
+from importer import csv_records, lifecycle
+from importer.attempt import FileAttempt
+from importer.db.ledger import JobStatus
 from importer.dispatch import Dispatcher
 from importer.lifecycle import Pipeline
+from importer.loading import ImportResult
 from importer.locks import lane_locks_for
 from importer.scanning import waiting
 from tests.conftest import SettingsFactory, drop_file, process
@@ -124,14 +126,14 @@ def test_a_file_of_twenty_thousand_columns_loads_them_into_extra(
 def test_an_unplanned_error_fails_the_file_and_the_lane_goes_on(
     pipeline: Pipeline, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_update = Ledger.update
+    real_load = lifecycle.load_file
 
-    def overflowing(ledger: Ledger, job: Any) -> None:
-        if job.file_name == "products_1.csv" and job.status == JobStatus.PROCESSING:
+    def overflowing(attempt: FileAttempt, *args: Any, **kwargs: Any) -> ImportResult:
+        if attempt.job.file_name == "products_1.csv":
             raise OverflowError("Python int too large to convert to C long")
-        real_update(ledger, job)
+        return real_load(attempt, *args, **kwargs)
 
-    monkeypatch.setattr(Ledger, "update", overflowing)
+    monkeypatch.setattr(lifecycle, "load_file", overflowing)
     drop_file(pipeline, "acme", "products_1.csv", HEADER + "A1,One,1\n")
     drop_file(pipeline, "acme", "products_2.csv", HEADER + "A2,Two,2\n")
     messages: list[str] = []
