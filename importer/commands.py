@@ -27,12 +27,14 @@ from importer.db import schema
 from importer.db.engine import make_engine
 from importer.db.ledger import ImportJob, JobFilter, JobStatus, Ledger
 from importer.exceptions import DatabaseUnavailableError, TerminalError
+from importer.logs import printable
 from importer.partner_ids import check_partner_id
 
 if TYPE_CHECKING:
     from importer.inbox import Inbox
     from importer.lifecycle import Pipeline
     from importer.scanning import Candidate
+    from importer.status import LaneStatus, SourceHolder
 
 
 @contextmanager
@@ -260,10 +262,11 @@ def jobs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def status(args: argparse.Namespace, settings: Settings) -> int:
-    from importer.status import feed_status
+    from importer.status import feed_status, source_holders
 
     with _database(settings) as engine:
         lanes = feed_status(settings, engine, utc_now())
+        holders = source_holders(settings, engine)
     if args.json:
         print(json.dumps([lane.as_json() for lane in lanes], indent=2))
     else:
@@ -280,7 +283,27 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
                 f"{lane.files_7d:>8} {lane.failed_files_7d:>6} {lane.error_rate_7d:>7.1%} "
                 f"{lane.waiting:>7} {lane.in_hand:>7}  {lane.expected_by or '-'}"
             )
+        _print_fleet(holders, lanes)
     return EXIT_OK if all(lane.healthy for lane in lanes) else EXIT_FAILED
+
+
+def _print_fleet(holders: list[SourceHolder], lanes: list[LaneStatus]) -> None:
+    """Which host polls each SFTP source, and which fetched files each host has in hand."""
+    if holders:
+        print(f"\n{'sftp source':<40} {'polled by':<24} until")
+        now = utc_now()
+        for holder in holders:
+            lapsed = holder.until is not None and as_utc(holder.until) < now
+            until = f"{_when(holder.until)}{' (lapsed)' if lapsed else ''}"
+            print(f"{holder.source:<40} {holder.held_by or '-':<24} {until}")
+    remote = [(lane, file) for lane in lanes for file in lane.remote_in_hand]
+    if remote:
+        print(f"\n{'fetched by':<24} {'partner':<12} {'feed':<18} {'state':<8} remote file")
+        for lane, file in remote:
+            print(
+                f"{file.host or '-':<24} {lane.partner:<12} {lane.feed:<18} {file.state:<8} "
+                f"{printable(file.remote_path)}"
+            )
 
 
 def _when(moment: datetime | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
@@ -59,6 +60,12 @@ class InboxSettings(_Section):
     require_done_marker: bool = Field(
         default=False, description="take x.csv only once x.csv.done or x.csv.ok exists"
     )
+    host: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        max_length=255,
+        description="names this inbox among daemons sharing a database; default the host name",
+    )
 
 
 class LocalSource(_Section):
@@ -103,6 +110,9 @@ class SftpSource(_Section):
     remote_failed_dir: str = "failed"
     reports_dir: str | None = Field(default=None, description="default: beside the moved file")
     max_backoff_s: float = Field(default=900.0, gt=0)
+    lease_s: float = Field(
+        default=300.0, gt=0, description="a daemon that stops polling gives the source up after"
+    )
 
     @property
     def id(self) -> str:

@@ -87,7 +87,7 @@ class Daemon:
                 source,
                 self.pipeline.inbox,
                 self.engine,
-                fetch_order=partial(self._order_of, source.partner),
+                lanes=partial(self._lane_order, source.partner),
             )
             for source in self.settings.sftp_sources
         }
@@ -110,8 +110,10 @@ class Daemon:
             return False
         return True
 
-    def _order_of(self, partner_id: str, file_name: str) -> OrderBy:
-        return order_of(self.settings, *lane_of(self.pipeline, partner_id, file_name))
+    def _lane_order(self, partner_id: str, file_name: str) -> tuple[OrderBy, str | None]:
+        """How the file's lane orders its files, and its feed."""
+        lane = lane_of(self.pipeline, partner_id, file_name)
+        return order_of(self.settings, *lane), lane[1]
 
     def _stop_background(self) -> None:
         self._scheduler.shutdown(wait=False)

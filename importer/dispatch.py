@@ -166,7 +166,7 @@ def reconcile(pipeline: Pipeline, locks: LaneLocks) -> None:
                         pipeline.recover(claimed, partner_dir.name, job_id, file_name)
                 if job_id is not None:
                     seen.add(job_id)
-    for job in pipeline.ledger.unfinished():
+    for job in pipeline.ledger.unfinished(pipeline.inbox.host):
         if job.id in seen or job.id is None:
             continue
         with locks.lease(lane_of(pipeline, job.partner_id, job.file_name)) as held:

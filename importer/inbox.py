@@ -9,8 +9,9 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import socket
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -29,6 +30,8 @@ def is_temporary(name: str) -> bool:
 @dataclass(frozen=True)
 class Inbox:
     root: Path
+    host: str = field(default_factory=socket.gethostname)
+    """names this inbox among the daemons sharing a database (``inbox.host``)"""
 
     @property
     def incoming(self) -> Path:

@@ -76,7 +76,7 @@ class Pipeline:
         self.settings = settings
         self.engine = engine
         self.ledger = Ledger(engine)
-        self.inbox = Inbox(settings.inbox.root)
+        self.inbox = Inbox(settings.inbox.root, settings.inbox.host)
 
     def process(self, path: Path, partner_id: str) -> Outcome | None:
         """Take one file from ``incoming/``; None when another worker claimed it first."""
@@ -86,7 +86,7 @@ class Pipeline:
         except TerminalError as exc:
             spec = exc
         feed = spec.name if isinstance(spec, FeedSpec) else None
-        job = self.ledger.open_job(partner_id, path.name, str(path), feed)
+        job = self.ledger.open_job(partner_id, path.name, str(path), feed, self.inbox.host)
         assert job.id is not None
         try:
             claimed = self.inbox.claim(path, partner_id, job.id)

@@ -205,7 +205,7 @@ class SftpSession:
         try:
             self._ensure_folder(folder)
             target = posixpath.join(folder, name)
-            if self._exists(target):
+            if self.exists(target):
                 target = posixpath.join(folder, f"{uuid.uuid4().hex[:8]}-{name}")
             self.sftp.posix_rename(path, target)
         except TRANSPORT_ERRORS as exc:
@@ -214,7 +214,7 @@ class SftpSession:
 
     def remove(self, path: str) -> None:
         try:
-            if self._exists(path):
+            if self.exists(path):
                 self.sftp.remove(path)
         except TRANSPORT_ERRORS as exc:
             raise SftpError(f"cannot delete {path}: {exc or type(exc).__name__}") from exc
@@ -232,7 +232,7 @@ class SftpSession:
                 f"cannot upload {name} to {folder}: {exc or type(exc).__name__}"
             ) from exc
 
-    def _exists(self, path: str) -> bool:
+    def exists(self, path: str) -> bool:
         try:
             self.sftp.stat(path)
         except FileNotFoundError:
@@ -240,7 +240,7 @@ class SftpSession:
         return True
 
     def _ensure_folder(self, folder: str) -> None:
-        if folder in ("", ".", "/") or self._exists(folder):
+        if folder in ("", ".", "/") or self.exists(folder):
             return
         self._ensure_folder(posixpath.dirname(folder))
         self.sftp.mkdir(folder)

@@ -6,6 +6,12 @@ streamed into ``incoming/<partner>/`` under a temporary name and renamed only on
 local pipeline treats it like any dropped file. The remote file is touched only after its job has
 an outcome: then it is moved to ``done/``/``failed/`` (or deleted, or left) and the report goes
 back to the partner, scrubbed of server paths.
+
+Several daemons may share the database (a fleet, each host with its own inbox). One of them polls
+a source at a time, under a lease (:mod:`importer.db.source_leases`); each file is claimed before
+it is downloaded (:mod:`importer.db.remote_files`) and belongs to the host that fetched it, which
+alone answers it. A feed whose earlier file is in another host's hands waits, so files of one
+partner's feed apply in order across the fleet.
 """
 
 from __future__ import annotations
@@ -14,18 +20,19 @@ import os
 import posixpath
 import re
 import time
-import uuid
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 
 import paramiko
 from loguru import logger
 from sqlalchemy import Engine
 
-from importer.clock import utc_now
+from importer.clock import as_utc, utc_now
 from importer.config import SftpSource
 from importer.db.ledger import ImportJob, JobStatus
 from importer.db.remote_files import RemoteFile, RemoteLedger, RemoteState
+from importer.db.source_leases import hold
 from importer.exceptions import TransientError
 from importer.inbox import Inbox, is_temporary
 from importer.logs import printable
@@ -54,31 +61,39 @@ class SftpPoller:
         inbox: Inbox,
         engine: Engine,
         environ: Mapping[str, str] = os.environ,
-        fetch_order: Callable[[str], OrderBy] = lambda _name: "mtime",
+        lanes: Callable[[str], tuple[OrderBy, str | None]] = lambda _name: ("mtime", None),
     ) -> None:
-        """``fetch_order`` tells, of a file name, the order its lane applies files in: files are
-        fetched in that order, so the inbox receives them as they will apply."""
+        """``lanes`` tells, of a file name, the order its lane applies files in and its feed:
+        files are fetched in that order, so the inbox receives them as they will apply."""
         self.source = source
         self.inbox = inbox
-        self.remote = RemoteLedger(engine)
+        self.engine = engine
+        self.remote = RemoteLedger(engine, inbox.host)
         self.environ = environ
-        self.fetch_order = fetch_order
+        self.lanes = lanes
+        self.started_at = utc_now()
         self._last_listing: dict[str, tuple[int, int, float]] = {}
         self._failures = 0
         self._resume_at = 0.0
         self._key: paramiko.PKey | None = None
 
     def poll(self) -> None:
-        """One round: settle finished files, then fetch complete new ones. Never raises."""
+        """One round: answer this host's finished files, then, holding the source's lease,
+        fetch complete new ones. Never raises."""
         if time.monotonic() < self._resume_at:
             return
         try:
+            answered = self._answerable()
+            holding = self._hold()
+            if not answered and not holding:
+                return
             if self._key is None:
                 self._key = load_private_key(self.source, self.environ)
             with open_session(self.source, self.environ, self._key) as session:
-                self._settle(session)
-                for entry in self._in_fetch_order(self._complete(self._listing(session))):
-                    self._fetch(session, entry)
+                for row, job in answered:
+                    self._answer(session, row, job)
+                if holding:
+                    self._fetch_round(session)
         except (SftpError, TransientError) as exc:
             self._failures += 1
             pause = min(self.source.poll_interval_s * 2**self._failures, self.source.max_backoff_s)
@@ -94,6 +109,47 @@ class SftpPoller:
             return
         self._failures = 0
 
+    def _hold(self) -> bool:
+        return hold(self.engine, self.source.id, self.inbox.host, self.source.lease_s)
+
+    def _fetch_round(self, session: SftpSession) -> None:
+        """Claims left behind first (fetched again), then new files in the order they apply;
+        the lease is renewed before each download and the round ends if it was lost."""
+        lease = timedelta(seconds=self.source.lease_s)
+        for row in self.remote.take_over(self.source.id, lease, self.started_at):
+            if not self._hold():
+                return
+            entry = RemoteEntry(
+                row.remote_path, posixpath.basename(row.remote_path), row.size_bytes, row.mtime
+            )
+            logger.bind(source=self.source.id, partner=row.partner_id).warning(
+                "sftp {}: {} was claimed by {} but never fetched; fetching it again",
+                self.source.id,
+                printable(row.remote_path),
+                row.host,
+            )
+            self._download(session, entry, row)
+        waiting = self._in_fetch_order(self._complete(self._listing(session)))
+        held = self.remote.held_elsewhere(
+            self.source.partner, sorted({self.lanes(e.name)[1] or "" for e in waiting})
+        )
+        for entry in waiting:
+            if (self.lanes(entry.name)[1] or "") in held or not self._hold():
+                continue
+            claimed = self.remote.claim(self._claim_of(entry))
+            if claimed is not None:
+                self._download(session, entry, claimed)
+
+    def _claim_of(self, entry: RemoteEntry) -> RemoteFile:
+        return RemoteFile(
+            source=self.source.id,
+            partner_id=self.source.partner,
+            remote_path=entry.path,
+            size_bytes=entry.size,
+            mtime=entry.mtime,
+            feed=self.lanes(entry.name)[1] or "",
+        )
+
     def _listing(self, session: SftpSession) -> list[RemoteEntry]:
         root = self.source.remote_dir
         skip = {posixpath.join(root, d) for d in self._own_folders()}
@@ -105,8 +161,8 @@ class SftpPoller:
 
     def _in_fetch_order(self, entries: list[RemoteEntry]) -> list[RemoteEntry]:
         """Files of lanes ordered by name in their names' natural order, the others oldest first."""
-        by_name = [e for e in entries if self.fetch_order(e.name) == "name"]
-        by_time = [e for e in entries if self.fetch_order(e.name) != "name"]
+        by_name = [e for e in entries if self.lanes(e.name)[0] == "name"]
+        by_time = [e for e in entries if self.lanes(e.name)[0] != "name"]
         return sorted(by_name, key=lambda e: natural_key(e.name)) + sorted(
             by_time, key=lambda e: (e.mtime, natural_key(e.name))
         )
@@ -137,58 +193,85 @@ class SftpPoller:
                 ready.append(entry)
         return ready
 
-    def _fetch(self, session: SftpSession, entry: RemoteEntry) -> None:
+    def _download(self, session: SftpSession, entry: RemoteEntry, row: RemoteFile) -> None:
+        """Download a claim; it becomes FETCHED, then its file is renamed into the inbox. A
+        claim another daemon took over meanwhile is thrown away."""
         folder = self.inbox.incoming / self.source.partner
         folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f".{entry.name}.{uuid.uuid4().hex[:8]}.part"
-        started = utc_now()
+        temporary = folder / _temporary_name(row)
+        temporary.unlink(missing_ok=True)
+        row.fetched_at = utc_now()
         try:
-            sha256 = session.download(entry, temporary)
+            try:
+                row.sha256 = session.download(entry, temporary)
+            except SftpError:
+                self.remote.release(row)  # looked at afresh by the next listing
+                raise
             target = _free_name(folder, entry.name)
+            row.local_name = target.name
+            if not self.remote.fetched(row):
+                logger.bind(source=self.source.id, partner=self.source.partner).warning(
+                    "sftp {}: {} was taken over by another daemon while it downloaded",
+                    self.source.id,
+                    printable(entry.path),
+                )
+                return
             os.rename(temporary, target)
         finally:
             temporary.unlink(missing_ok=True)
-        self.remote.record(
-            RemoteFile(
-                source=self.source.id,
-                partner_id=self.source.partner,
-                remote_path=entry.path,
-                size_bytes=entry.size,
-                mtime=entry.mtime,
-                sha256=sha256,
-                local_name=target.name,
-                fetched_at=started,
-            )
-        )
         logger.bind(source=self.source.id, partner=self.source.partner, file=target.name).info(
             "sftp {}: fetched {} ({} bytes)", self.source.id, printable(entry.path), entry.size
         )
 
-    def _settle(self, session: SftpSession) -> None:
+    def _answerable(self) -> list[tuple[RemoteFile, ImportJob]]:
+        """This host's fetched files whose jobs are filed away. A fetch cut short between its
+        two steps (marked fetched, not yet renamed into the inbox) is finished first."""
+        answerable = []
         for row in self.remote.unsettled(self.source.id):
             job = self.remote.finished_job(row)
-            if job is None or not _filed_away(job):
-                continue
-            failed = job.status == JobStatus.FAILED
-            folder = posixpath.join(
-                self.source.remote_dir,
-                self.source.remote_failed_dir if failed else self.source.remote_done_dir,
+            if job is not None:
+                if _filed_away(job):
+                    answerable.append((row, job))
+            elif as_utc(row.fetched_at) < self.started_at:
+                self._finish_fetch(row)
+        return answerable
+
+    def _finish_fetch(self, row: RemoteFile) -> None:
+        """The downloaded bytes were checked before the row was marked: they only need their
+        rename (a stop before it left them under the temporary name)."""
+        folder = self.inbox.incoming / row.partner_id
+        temporary = folder / _temporary_name(row)
+        if row.local_name and temporary.exists() and not (folder / row.local_name).exists():
+            os.rename(temporary, folder / row.local_name)
+            logger.bind(source=self.source.id, partner=row.partner_id, file=row.local_name).info(
+                "sftp {}: fetched {} (finished after a restart)",
+                self.source.id,
+                printable(row.remote_path),
             )
-            name = posixpath.basename(row.remote_path)
-            if self.source.post_action == "move":
-                name = posixpath.basename(session.move(row.remote_path, folder, name))
-            elif self.source.post_action == "delete":
-                session.remove(row.remote_path)
-            if self.source.post_action != "leave":
-                for suffix in MARKER_SUFFIXES:
-                    session.remove(row.remote_path + suffix)
-            self._upload_reports(session, job, folder, name)
-            row.state, row.job_id, row.settled_at = RemoteState.SETTLED, job.id, utc_now()
-            self.remote.record(row)
-            context = {"source": self.source.id, "partner": job.partner_id, "feed": job.feed}
-            logger.bind(**context, job_id=job.id, file=job.file_name).info(
-                "sftp {}: answered {} ({})", self.source.id, printable(row.remote_path), job.status
-            )
+
+    def _answer(self, session: SftpSession, row: RemoteFile, job: ImportJob) -> None:
+        failed = job.status == JobStatus.FAILED
+        folder = posixpath.join(
+            self.source.remote_dir,
+            self.source.remote_failed_dir if failed else self.source.remote_done_dir,
+        )
+        name = posixpath.basename(row.remote_path)
+        # Moved already when an answer was cut short after the move: only the rest is left.
+        moved = not session.exists(row.remote_path) and session.exists(f"{folder}/{name}")
+        if self.source.post_action == "move" and not moved:
+            name = posixpath.basename(session.move(row.remote_path, folder, name))
+        elif self.source.post_action == "delete":
+            session.remove(row.remote_path)
+        if self.source.post_action != "leave":
+            for suffix in MARKER_SUFFIXES:
+                session.remove(row.remote_path + suffix)
+        self._upload_reports(session, job, folder, name)
+        row.state, row.job_id, row.settled_at = RemoteState.SETTLED, job.id, utc_now()
+        self.remote.record(row)
+        context = {"source": self.source.id, "partner": job.partner_id, "feed": job.feed}
+        logger.bind(**context, job_id=job.id, file=job.file_name).info(
+            "sftp {}: answered {} ({})", self.source.id, printable(row.remote_path), job.status
+        )
 
     def _upload_reports(self, session: SftpSession, job: ImportJob, folder: str, name: str) -> None:
         target = (
@@ -201,6 +284,11 @@ class SftpPoller:
             if local.exists():
                 text = partner_copy(local.read_text(encoding="utf-8"))
                 session.upload(text.encode("utf-8"), target, f"{name}{suffix}")
+
+
+def _temporary_name(row: RemoteFile) -> str:
+    """Where a claim is downloaded to: a temporary name, never taken, unique to the claim."""
+    return f".{posixpath.basename(row.remote_path)}.{row.id}.part"
 
 
 def _filed_away(job: ImportJob) -> bool:

@@ -1,14 +1,15 @@
 """How every feed is doing: one row per partner and feed that has been seen or is expected.
 
 The ledger gives each lane's last file and its last seven days; ``[[expected_feeds]]`` say which
-are late; the inbox says what waits. A lane is unhealthy when its last file failed or its
+are late; the inbox says what waits; ``remote_files`` and ``source_leases`` say which host polls
+each SFTP source and which fetched files are still in a host's hands. A lane is unhealthy when its last file failed or its
 deadline passed with nothing arrived: ``importer status`` then exits 1, for cron or a check.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,6 +21,8 @@ from sqlalchemy.types import DateTime, Integer, String
 from importer.clock import as_utc
 from importer.config import ExpectedFeed, Settings
 from importer.db.ledger import OUTCOMES, JobStatus, Ledger
+from importer.db.remote_files import RemoteLedger
+from importer.db.source_leases import leases
 from importer.exceptions import TerminalError
 from importer.inbox import Inbox
 from importer.routing import route
@@ -29,6 +32,26 @@ UNROUTED = "-"
 """the feed of files whose name matched no feed"""
 _OUTCOMES = [status.value for status in OUTCOMES]
 Lane = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class SourceHolder:
+    source: str
+    partner: str
+    held_by: str | None
+    """the host that polls it, or polled it last (``until`` passed: nobody does now)"""
+    until: datetime | None
+
+    def as_json(self) -> dict[str, object]:
+        until = as_utc(self.until).isoformat() if self.until else None
+        return {"source": self.source, "held_by": self.held_by, "until": until}
+
+
+@dataclass(frozen=True)
+class RemoteInHand:
+    host: str | None
+    remote_path: str
+    state: str
 
 
 @dataclass
@@ -49,6 +72,11 @@ class LaneStatus:
     """files in ``incoming/``"""
     in_hand: int = 0
     """files in ``processing/``"""
+    sources: list[SourceHolder] = field(default_factory=list)
+    """the partner's SFTP sources and which host polls each"""
+    remote_in_hand: list[RemoteInHand] = field(default_factory=list)
+    """files of the lane fetched by a host (of any daemon sharing the database), not yet
+    answered on the server"""
 
     @property
     def healthy(self) -> bool:
@@ -73,6 +101,8 @@ class LaneStatus:
         body["last_received"] = as_utc(received).isoformat() if received else None
         body["error_rate_7d"] = round(self.error_rate_7d, 4)
         body["healthy"] = self.healthy
+        body["sources"] = [source.as_json() for source in self.sources]
+        body["remote_in_hand"] = [asdict(remote) for remote in self.remote_in_hand]
         return body
 
 
@@ -101,7 +131,30 @@ def feed_status(settings: Settings, engine: Engine, now: datetime) -> list[LaneS
         lane(partner, feed).waiting = count
     for (partner, feed), count in _files_in(inbox.processing, settings, in_hand=True).items():
         lane(partner, feed).in_hand = count
+    for remote in RemoteLedger(engine, "").in_hand():
+        found = lane(remote.partner_id, remote.feed or None)
+        found.remote_in_hand.append(RemoteInHand(remote.host, remote.remote_path, remote.state))
+    holders = source_holders(settings, engine)
+    for found in lanes.values():
+        found.sources = [h for h in holders if h.partner == found.partner]
     return [lanes[key] for key in sorted(lanes)]
+
+
+def source_holders(settings: Settings, engine: Engine) -> list[SourceHolder]:
+    """Every configured SFTP source, with the host whose lease on it is the latest."""
+    held = {lease.source: lease for lease in leases(engine)}
+    holders = []
+    for source in settings.sftp_sources:
+        lease = held.get(source.id)
+        holders.append(
+            SourceHolder(
+                source.id,
+                source.partner,
+                lease.holder if lease else None,
+                lease.expires_at if lease else None,
+            )
+        )
+    return holders
 
 
 def _is_late(engine: Engine, expected: ExpectedFeed, now: datetime) -> bool:

@@ -172,7 +172,7 @@ def test_a_file_that_cannot_be_taken_stays_and_is_told_once(pipeline: Pipeline) 
     assert path.read_text() == HEADER + "A1,One,1\n"
     assert dispatcher.failed_files == 2
     assert len([m for m in messages if "cannot be moved to processing/" in m]) == 1
-    assert pipeline.ledger.unfinished() == []
+    assert pipeline.ledger.unfinished(pipeline.inbox.host) == []
 
 
 def test_ndjson_lines_that_are_no_record_are_row_errors_with_their_line(

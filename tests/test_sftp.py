@@ -355,7 +355,7 @@ def test_files_are_fetched_in_the_order_their_lane_applies_them(
     settings = make_settings(sources=[acme_source(server, tmp_path)])
     pipeline = Pipeline(settings, engine)
     poller = SftpPoller(
-        settings.sftp_sources[0], pipeline.inbox, engine, ENV, fetch_order=lambda _name: order
+        settings.sftp_sources[0], pipeline.inbox, engine, ENV, lanes=lambda _name: (order, None)
     )
     for _ in range(2):
         poller.poll()

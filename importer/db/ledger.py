@@ -17,6 +17,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    or_,
     update,
 )
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -70,6 +71,8 @@ class ImportJob(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     completed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     duration_ms: int | None = None
+    host: str | None = Field(default=None, max_length=255)
+    """the ``inbox.host`` whose inbox holds the file (empty for jobs from before fleets)"""
 
 
 class RowChange(SQLModel, table=True):
@@ -117,7 +120,12 @@ class Ledger:
         self.engine = engine
 
     def open_job(
-        self, partner_id: str, file_name: str, source_path: str, feed: str | None = None
+        self,
+        partner_id: str,
+        file_name: str,
+        source_path: str,
+        feed: str | None = None,
+        host: str | None = None,
     ) -> ImportJob:
         """A job for a file about to be claimed and worked on: PROCESSING from the start."""
         job = ImportJob(
@@ -126,6 +134,7 @@ class Ledger:
             source_path=source_path,
             feed=feed,
             status=JobStatus.PROCESSING,
+            host=host,
         )
         job.started_at = job.created_at
         with self.engine.begin() as connection:
@@ -172,9 +181,14 @@ class Ledger:
             )
             return session.exec(statement).one()
 
-    def unfinished(self) -> list[ImportJob]:
+    def unfinished(self, host: str) -> list[ImportJob]:
+        """Unfinished jobs of files in ``host``'s inbox (and of jobs from before fleets): only
+        that inbox can tell whether their files were claimed."""
         with Session(self.engine) as session:
-            statement = select(ImportJob).where(col(ImportJob.status).in_(UNFINISHED))
+            statement = select(ImportJob).where(
+                col(ImportJob.status).in_(UNFINISHED),
+                or_(col(ImportJob.host) == host, col(ImportJob.host).is_(None)),
+            )
             return list(session.exec(statement.order_by(col(ImportJob.id))))
 
     def retried_job(self, partner_id: str, sha256: str) -> int | None:

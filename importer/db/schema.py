@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 MIGRATIONS = "importer:migrations"
-HEAD = "0007"
+HEAD = "0008"
 """the newest revision in :mod:`importer.migrations` (a test keeps them equal): a database at
 it is current without Alembic being imported, which costs a command about half a second"""
 SCHEMA_LOCK_KEY = 0x1A9_5C4E
@@ -117,9 +117,11 @@ def _code_tables() -> list[type[SQLModel]]:
     """Every table of the code: the feeds' are imported only when they are compared."""
     from importer.db.ledger import RowChange
     from importer.db.remote_files import RemoteFile
+    from importer.db.source_leases import SourceLease
     from importer.feeds import FEEDS
 
-    return [ImportJob, RowChange, RemoteFile, *(spec.model for spec in FEEDS.values())]
+    tables: list[type[SQLModel]] = [ImportJob, RowChange, RemoteFile, SourceLease]
+    return [*tables, *(spec.model for spec in FEEDS.values())]
 
 
 def head_revision() -> str:
