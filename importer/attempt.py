@@ -15,6 +15,7 @@ from pathlib import Path
 from importer.config import FeedSettings, LimitSettings, LoggingSettings, Settings
 from importer.db.ledger import ImportJob
 from importer.feeds import FeedSpec
+from importer.guards import Guards
 from importer.raw import ReadOptions
 from importer.validation import ValidationContext
 
@@ -36,6 +37,7 @@ class LoadOptions:
     limits: LimitSettings
     logging: LoggingSettings
     """how far a big file has come is reported (``progress_rows``)"""
+    guards: Guards
 
     @classmethod
     def of(cls, settings: Settings, spec: FeedSpec, partner_id: str) -> LoadOptions:
@@ -65,6 +67,7 @@ class LoadOptions:
             feed=feed,
             limits=limits,
             logging=settings.logging,
+            guards=Guards.of(feed, partner),
         )
 
 

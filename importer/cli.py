@@ -86,6 +86,12 @@ def _add_file_commands(commands: _Commands) -> None:
 
     retry = commands.add_parser("retry", help="put a failed job's file back into incoming/")
     retry.add_argument("id", type=int, help="the FAILED job whose file goes back")
+    retry.add_argument(
+        "--force",
+        action="store_true",
+        help="its next load passes the export guards (a drop, a lost column or a change the "
+        "partner really meant); recorded in the ledger",
+    )
     retry.set_defaults(handler="retry")
 
     process = commands.add_parser(

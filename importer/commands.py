@@ -165,10 +165,10 @@ def _named_files(inbox: Inbox, paths: list[Path], partner: str | None) -> list[C
 
 def retry(args: argparse.Namespace, settings: Settings) -> int:
     with _pipeline(settings) as pipeline:
-        return _put_back(pipeline, args.id)
+        return _put_back(pipeline, args.id, force=args.force)
 
 
-def _put_back(pipeline: Pipeline, job_id: int) -> int:
+def _put_back(pipeline: Pipeline, job_id: int, *, force: bool) -> int:
     job = pipeline.ledger.get(job_id)
     if job is None:
         print(f"importer: no job {job_id}", file=sys.stderr)
@@ -182,10 +182,12 @@ def _put_back(pipeline: Pipeline, job_id: int) -> int:
         )
         return EXIT_FAILED
     target = pipeline.inbox.put_back(stored, job.partner_id, job.file_name)
-    job.retried_at = utc_now()
+    job.retried_at, job.retry_forced = utc_now(), force
     pipeline.ledger.update(job)
+    forced = "; it passes the export guards" if force else ""
     print(
-        f"job {job.id}: {job.file_name} is back in {target.parent}; its next job notes retry_of={job.id}"
+        f"job {job.id}: {job.file_name} is back in {target.parent}; its next job notes "
+        f"retry_of={job.id}{forced}"
     )
     return EXIT_OK
 
@@ -273,7 +275,7 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"{'partner':<12} {'feed':<18} {'health':<8} {'last file':<28} {'received':<20} "
             f"{'outcome':<10} {'rows':>8} {'files 7d':>8} {'failed':>6} {'errors':>7} "
-            f"{'waiting':>7} {'in hand':>7}  expected"
+            f"{'waiting':>7} {'in hand':>7}  {'expected':<16} dropped columns"
         )
         for lane in lanes:
             print(
@@ -281,7 +283,8 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
                 f"{_when(lane.last_received):<20} {lane.last_status or '-':<10} "
                 f"{lane.last_rows if lane.last_rows is not None else '-':>8} "
                 f"{lane.files_7d:>8} {lane.failed_files_7d:>6} {lane.error_rate_7d:>7.1%} "
-                f"{lane.waiting:>7} {lane.in_hand:>7}  {lane.expected_by or '-'}"
+                f"{lane.waiting:>7} {lane.in_hand:>7}  {lane.expected_by or '-':<16} "
+                f"{', '.join(lane.dropped_columns) or '-'}"
             )
         _print_fleet(holders, lanes)
     return EXIT_OK if all(lane.healthy for lane in lanes) else EXIT_FAILED

@@ -259,7 +259,33 @@ class ReadingOptions(_Section):
         return timezone
 
 
-class FeedSettings(ReadingOptions):
+class ExportGuards(_Section):
+    """Checks against a partner's broken export (a cut-off catalog, a lost column, shifted
+    prices); set per feed or per partner, partner wins. ``importer retry ID --force`` lets a
+    file they stopped through."""
+
+    max_deleted_fraction: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="snapshot mode: a file that would mark more of the partner's live rows "
+        "deleted fails (default 0.2)",
+    )
+    on_dropped_column: Literal["warn", "fail"] | None = Field(
+        default=None,
+        description="a file lacking a column the partner's last file filled: warn (default) "
+        "or fail",
+    )
+    max_changed_fraction: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="a file that would change more of the partner's existing rows fails "
+        "(default: no limit)",
+    )
+
+
+class FeedSettings(ReadingOptions, ExportGuards):
     patterns: list[str] | None = Field(default=None, description="replace the built-in patterns")
     max_error_rate: float = Field(default=0.1, ge=0, le=1)
     max_errors: int = Field(default=1000, ge=0)
@@ -267,7 +293,7 @@ class FeedSettings(ReadingOptions):
     mode: Literal["upsert", "snapshot"] = "upsert"
 
 
-class PartnerSettings(ReadingOptions):
+class PartnerSettings(ReadingOptions, ExportGuards):
     pass
 
 

@@ -254,6 +254,10 @@ class Pipeline:
         os.rename(claimed, destination)
         _count(job, status)
         _log_outcome(job, status)
+        for warning in report.warnings:
+            logger.bind(job_id=job.id, partner=job.partner_id, feed=job.feed).warning(
+                "{}/{}: {}", job.partner_id, printable(job.file_name), warning
+            )
         return Outcome(job.id, status, destination, report_path)
 
     def recover(self, claimed: Path, partner_id: str, job_id: int | None, file_name: str) -> None:

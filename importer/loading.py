@@ -16,9 +16,22 @@ from sqlalchemy import Connection, Engine
 
 from importer.attempt import FileAttempt
 from importer.config import FeedSettings
+from importer.db.ledger import forced_retries, last_shape
 from importer.db.loader import FileLoad, MergeCounts
 from importer.exceptions import RetryCarefullyError, UnreadableFileError
 from importer.file_keys import FileKeys
+from importer.guards import (
+    CHANGES_SHOWN,
+    TooManyDeletesError,
+    dropped_message,
+    dropped_warning,
+    filled_columns,
+    forced_note,
+    shape_drift,
+    stopped,
+    too_many_changes,
+    too_many_deletes,
+)
 from importer.headers import HeaderMap, resolve_headers
 from importer.nested import NestedList, nested_lists, validate_lines
 from importer.positions import Positions
@@ -41,6 +54,16 @@ class ImportResult:
     children: dict[str, MergeCounts] = field(default_factory=dict)
     problems: pl.DataFrame = field(default_factory=empty_problems)
     unknown_columns: list[str] = field(default_factory=list)
+    filled_columns: list[str] = field(default_factory=list)
+    """the feed's columns with a value in some row"""
+    dropped_columns: list[str] = field(default_factory=list)
+    """columns the partner's last completed file filled that this one does not"""
+    new_columns: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    changes_sample: list[dict[str, object]] = field(default_factory=list)
+    """the first changes, when the changed-rows guard stopped the file"""
+    live_before: int = 0
+    """the partner's live rows before the file (counted where ``max_changed_fraction`` asks)"""
     rejection: str | None = None
     """why nothing was loaded, when the file as a whole was refused"""
 
@@ -98,7 +121,10 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
     known = {
         t.name: KnownRows(load.known_hashes(t), hash_seed(t, options.validation)) for t in targets
     }
+    if options.guards.max_changed_fraction is not None:
+        result.live_before = load.live_rows(spec)
     problems: list[pl.DataFrame] = []
+    filled: set[str] = set()
     file_keys = FileKeys(spec)
     progress = FileProgress(
         f"{attempt.partner_id}/{attempt.job.file_name}",
@@ -107,8 +133,9 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
         options.logging.progress_interval_s,
     )
     batches = _validated(attempt, raw, headers, nested, known)
-    for height, checked in batches if attempt.small else ahead(batches):
+    for height, checked, batch_filled in batches if attempt.small else ahead(batches):
         result.row_count += height
+        filled |= batch_filled
         progress.update(result.row_count)
         if result.row_count > options.limits.max_rows:
             raise UnreadableFileError(
@@ -130,15 +157,83 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
     problems.append(duplicates)
     result.problems = pl.concat(problems).sort("row", maintain_order=True)
     result.failed_count = result.problems.get_column("row").drop_nulls().n_unique()
+    result.filled_columns = sorted(filled)
+    previous = last_shape(load.idle_connection(), attempt.partner_id, spec.name)
+    result.dropped_columns, result.new_columns = shape_drift(previous, filled)
     result.rejection = _rejection(result, options.feed)
-    if result.rejection is None:
-        snapshot = file_keys if options.feed.mode == "snapshot" else None
-        result.counts = load.merge(spec, snapshot)
-        for n in nested:
-            counts = load.merge(n.spec, None)
-            deleted = load.drop_missing_children(n.spec, n.carried_parents(), n.keys)
-            result.children[n.spec.name] = replace(counts, deleted=deleted)
+    _guarded_merge(attempt, load, nested, file_keys, result)
     return result
+
+
+def _guarded_merge(
+    attempt: FileAttempt,
+    load: FileLoad,
+    nested: list[NestedList],
+    file_keys: FileKeys,
+    result: ImportResult,
+) -> None:
+    """The merge, between the guards: a lost column stops the file before it, too many
+    deletes inside it, too many changes after it (the transaction then rolls back)."""
+    guards = attempt.options.guards
+    if result.rejection is None and result.dropped_columns and guards.drop_fails:
+        _guard(attempt, load, result, dropped_message(result.dropped_columns))
+    if result.rejection is None:
+        _merge(attempt, load, nested, file_keys, result)
+    if result.rejection is None:
+        changed = too_many_changes(
+            result.counts.updated, result.live_before, guards.max_changed_fraction
+        )
+        if changed is not None and not _guard(attempt, load, result, changed):
+            result.changes_sample = load.changes_sample(CHANGES_SHOWN)
+    if result.rejection is not None:
+        result.counts, result.children = MergeCounts(), {}
+    elif result.dropped_columns:
+        result.warnings.insert(0, dropped_warning(result.dropped_columns))
+
+
+def _merge(
+    attempt: FileAttempt,
+    load: FileLoad,
+    nested: list[NestedList],
+    file_keys: FileKeys,
+    result: ImportResult,
+) -> None:
+    """Apply what was staged, every nested list, and the snapshot's deletes unless too many."""
+    spec, options = attempt.spec, attempt.options
+    snapshot = file_keys if options.feed.mode == "snapshot" else None
+    limit = options.guards.max_deleted_fraction
+
+    def may_delete(deleting: int, live: int) -> bool:
+        reason = too_many_deletes(deleting, live, limit)
+        return reason is None or _guard(attempt, load, result, reason)
+
+    try:
+        result.counts = load.merge(spec, snapshot, may_delete)
+    except TooManyDeletesError:
+        return
+    for n in nested:
+        counts = load.merge(n.spec, None)
+        deleted = load.drop_missing_children(n.spec, n.carried_parents(), n.keys)
+        result.children[n.spec.name] = replace(counts, deleted=deleted)
+
+
+def _guard(attempt: FileAttempt, load: FileLoad, result: ImportResult, reason: str) -> bool:
+    """A guard tripped: True when an operator forced this file through (noted in its report),
+    else the file is refused."""
+    forced = _forced_by(attempt, load)
+    if forced is not None:
+        result.warnings.append(forced_note(reason, forced))
+        return True
+    result.rejection = stopped(reason, attempt.job.id)
+    return False
+
+
+def _forced_by(attempt: FileAttempt, load: FileLoad) -> int | None:
+    """The failed job an operator sent back with ``--force`` whose bytes this file repeats."""
+    forced = forced_retries(load.idle_connection(), attempt.partner_id)
+    if not forced or attempt.checksum is None:
+        return None
+    return forced.get(attempt.checksum.result()[0])
 
 
 def _drop_repeated_keys(
@@ -189,9 +284,10 @@ def _validated(
     headers: HeaderMap,
     nested: list[NestedList],
     known: dict[str, KnownRows],
-) -> Iterator[tuple[int, list[ValidatedBatch]]]:
-    """Each batch's number of records, and their validation: the feed's own first, then nested
-    lists. The raw text is not handed on, so batches waiting in the queue hold only typed rows."""
+) -> Iterator[tuple[int, list[ValidatedBatch], set[str]]]:
+    """Each batch's number of records, their validation (the feed's own first, then nested
+    lists) and the feed's columns they filled. The raw text is not handed on, so batches
+    waiting in the queue hold only typed rows."""
     spec, context = attempt.spec, attempt.options.validation
     max_field_chars = attempt.options.limits.max_field_chars
     positions = Positions(spec)
@@ -205,7 +301,7 @@ def _validated(
         own = validate_changed(records, spec, context, known[spec.name])
         checked = [ValidatedBatch(own.rows, pl.concat([own.problems, too_long, unreadable]))]
         checked += [validate_lines(n, records, context, known[n.spec.name]) for n in nested]
-        yield records.height + unreadable.height, checked
+        yield records.height + unreadable.height, checked, filled_columns(records, spec)
 
 
 def _split_unreadable(batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

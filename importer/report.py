@@ -49,6 +49,10 @@ class Report:
     message: str | None = None
     duplicate_of: int | None = None
     unknown_columns: list[str] = field(default_factory=list)
+    dropped_columns: list[str] = field(default_factory=list)
+    new_columns: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    changes_sample: list[dict[str, object]] = field(default_factory=list)
     children: dict[str, dict[str, int]] = field(default_factory=dict)
     error_count: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -77,6 +81,9 @@ class Report:
             "message": self.message,
             "duplicate_of": self.duplicate_of,
             "unknown_columns": self.unknown_columns,
+            "dropped_columns": self.dropped_columns,
+            "new_columns": self.new_columns,
+            "warnings": self.warnings,
             "children": self.children,
             "error_count": self.error_count,
             "errors": self.errors,
@@ -84,6 +91,8 @@ class Report:
             "completed_at": self.completed_at.isoformat(),
             "duration_ms": self.duration_ms,
         }
+        if self.changes_sample:
+            body["changes_sample"] = self.changes_sample
         if self.dry_run:
             body["dry_run"] = True
         return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
@@ -161,6 +170,10 @@ def build_report(
         message=job.message,
         duplicate_of=job.duplicate_of,
         unknown_columns=result.unknown_columns if result else [],
+        dropped_columns=result.dropped_columns if result else [],
+        new_columns=result.new_columns if result else [],
+        warnings=result.warnings if result else [],
+        changes_sample=result.changes_sample if result else [],
         children={
             name: {
                 "inserted_count": c.inserted,
@@ -186,3 +199,5 @@ def apply_counts(job: ImportJob, result: ImportResult) -> None:
     job.unchanged_count = result.counts.unchanged
     job.deleted_count = result.counts.deleted
     job.processed_count = result.counts.inserted + result.counts.updated + result.counts.unchanged
+    job.filled_columns = json.dumps(result.filled_columns)
+    job.dropped_columns = json.dumps(result.dropped_columns) if result.dropped_columns else None

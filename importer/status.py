@@ -8,6 +8,7 @@ deadline passed with nothing arrived: ``importer status`` then exits 1, for cron
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
@@ -68,6 +69,8 @@ class LaneStatus:
     failed_rows_7d: int = 0
     expected_by: str | None = None
     late: bool = False
+    dropped_columns: list[str] = field(default_factory=list)
+    """columns the partner's previous file filled that its last one lacked: a broken export?"""
     waiting: int = 0
     """files in ``incoming/``"""
     in_hand: int = 0
@@ -118,6 +121,7 @@ def feed_status(settings: Settings, engine: Engine, now: datetime) -> list[LaneS
             found = lane(row.partner_id, row.feed)
             found.last_file, found.last_received = row.file_name, row.created_at
             found.last_status, found.last_rows = row.status, row.row_count
+            found.dropped_columns = json.loads(row.dropped_columns or "[]")
         for row in connection.execute(_WEEK, {"since": now - WINDOW, "final": _OUTCOMES}):
             found = lane(row.partner_id, row.feed)
             found.files_7d, found.failed_files_7d = row.files, row.failed_files
@@ -190,7 +194,8 @@ def _files_in(folder: Path, settings: Settings, *, in_hand: bool) -> Counter[Lan
 
 _LAST_FILES = (
     text(
-        "SELECT partner_id, feed, file_name, created_at, status, row_count FROM import_jobs "
+        "SELECT partner_id, feed, file_name, created_at, status, row_count, dropped_columns "
+        "FROM import_jobs "
         "WHERE id IN (SELECT MAX(id) FROM import_jobs WHERE status IN :final "
         "GROUP BY partner_id, feed)"
     )
@@ -202,6 +207,7 @@ _LAST_FILES = (
         created_at=DateTime(timezone=True),
         status=String,
         row_count=Integer,
+        dropped_columns=String,
     )
 )
 _WEEK = (

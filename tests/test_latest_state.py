@@ -65,7 +65,7 @@ def test_identical_orders_after_line_items_of_the_same_table_load_again(
 def test_a_re_sent_older_snapshot_restores_the_keys_it_holds(
     make_settings: SettingsFactory, engine: Engine
 ) -> None:
-    settings = make_settings(feeds={"products": {"mode": "snapshot"}})
+    settings = make_settings(feeds={"products": {"mode": "snapshot", "max_deleted_fraction": 1}})
     pipeline = Pipeline(settings, engine)
     pipeline.inbox.ensure()
     process(pipeline, "acme", "products_a.csv", PRICES_A)

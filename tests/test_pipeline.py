@@ -398,7 +398,9 @@ def test_a_file_failing_mid_stream_loads_nothing_and_the_next_file_loads(
 def test_snapshot_marks_missing_rows_deleted_and_revives_them(
     make_settings: SettingsFactory, engine: Engine
 ) -> None:
-    pipeline = Pipeline(make_settings(feeds={"products": {"mode": "snapshot"}}), engine)
+    pipeline = Pipeline(
+        make_settings(feeds={"products": {"mode": "snapshot", "max_deleted_fraction": 1}}), engine
+    )
     process(pipeline, "acme", "products.csv", PRODUCTS)
     process(pipeline, "globex", "products.csv", PRODUCTS)
     partial = process(

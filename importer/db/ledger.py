@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Connection,
     DateTime,
     Engine,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     func,
     insert,
     or_,
+    text,
     update,
 )
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -73,6 +76,13 @@ class ImportJob(SQLModel, table=True):
     duration_ms: int | None = None
     host: str | None = Field(default=None, max_length=255)
     """the ``inbox.host`` whose inbox holds the file (empty for jobs from before fleets)"""
+    filled_columns: str | None = Field(default=None, sa_type=Text)
+    """JSON list of the feed's columns the file filled: what the partner's next file is
+    compared with"""
+    dropped_columns: str | None = Field(default=None, sa_type=Text)
+    """JSON list of the columns the file lacked that the partner's previous file filled"""
+    retry_forced: bool = False
+    """sent back with ``importer retry --force``: its next load passes the export guards"""
 
 
 class RowChange(SQLModel, table=True):
@@ -270,6 +280,30 @@ _RETRIED_JOB = (
     .order_by(col(ImportJob.id).desc())
     .limit(1)
 )
+
+
+_FORCED_RETRIES = text(
+    "SELECT f.id, f.sha256 FROM import_jobs f WHERE f.partner_id = :partner_id "
+    "AND f.retry_forced = :forced AND NOT EXISTS (SELECT 1 FROM import_jobs n "
+    "WHERE n.retry_of = f.id AND n.status = 'COMPLETED')"
+).bindparams(bindparam("forced", type_=Boolean()))
+_LAST_SHAPE = text(
+    "SELECT filled_columns FROM import_jobs WHERE partner_id = :partner_id AND feed = :feed "
+    "AND status = 'COMPLETED' AND filled_columns IS NOT NULL ORDER BY id DESC LIMIT 1"
+)
+
+
+def forced_retries(connection: Connection, partner_id: str) -> dict[str, int]:
+    """sha256 -> job, of the partner's failed files an operator sent back with ``--force``
+    whose retry has not completed yet: few or none, so the checksum is waited for only then."""
+    found = connection.execute(_FORCED_RETRIES, {"partner_id": partner_id, "forced": True})
+    return {str(sha256): int(job_id) for job_id, sha256 in found}
+
+
+def last_shape(connection: Connection, partner_id: str, feed: str) -> list[str] | None:
+    """The columns the partner's last completed file of the feed filled."""
+    found = connection.execute(_LAST_SHAPE, {"partner_id": partner_id, "feed": feed}).scalar()
+    return None if found is None else list(json.loads(found))
 
 
 def save_job(connection: Connection, job: ImportJob) -> None:

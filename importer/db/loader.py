@@ -13,7 +13,7 @@ themselves are built in :mod:`importer.db.statements`; this module decides which
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -30,10 +30,13 @@ from importer.exceptions import DuplicateKeyError, RetryCarefullyError
 from importer.feeds import FeedSpec
 from importer.feeds.base import HASH_COLUMN, PARTNER_COLUMN
 from importer.file_keys import FileKeys, key_digest
+from importer.guards import TooManyDeletesError
 from importer.raw import LINE_COUNT, ROW
 from importer.unchanged import UNCHANGED, is_in_sorted
 
 DELETE_CHUNK = 500
+DeleteCheck = Callable[[int, int], bool]
+"""(rows a snapshot would mark deleted, live rows) -> whether it may"""
 
 
 @dataclass(frozen=True)
@@ -197,8 +200,12 @@ class FileLoad:
             chunk = pending[start : start + DELETE_CHUNK]
             self.connection.exec_driver_sql(statements.delete_staged(spec, chunk))
 
-    def merge(self, spec: FeedSpec, file_keys: FileKeys | None) -> MergeCounts:
-        """Apply the staged rows; with ``file_keys`` (snapshot) mark the partner's other keys deleted."""
+    def merge(
+        self, spec: FeedSpec, file_keys: FileKeys | None, may_delete: DeleteCheck | None = None
+    ) -> MergeCounts:
+        """Apply the staged rows; with ``file_keys`` (snapshot) mark the partner's other keys
+        deleted, unless ``may_delete(deleting, live)`` says no (:class:`TooManyDeletesError`,
+        raised before any is marked)."""
         self._end_stream()
         table = self._tables.get(spec.name)
         skipped = sum(len(s) for s in table.skipped) if table else 0
@@ -214,7 +221,11 @@ class FileLoad:
                 self._apply(spec, table)
             self.connection.exec_driver_sql(f"DROP TABLE {statements.staging_table(spec)}")
             counts = table.counts
-        deleted = self._mark_missing_deleted(spec, file_keys) if file_keys is not None else 0
+        deleted = (
+            self._mark_missing_deleted(spec, file_keys, may_delete=may_delete)
+            if file_keys is not None
+            else 0
+        )
         self._tables.pop(spec.name, None)
         return replace(counts, unchanged=counts.unchanged + skipped, deleted=deleted)
 
@@ -261,6 +272,32 @@ class FileLoad:
         """The text hashes of the partner's live rows, sorted."""
         source = statements.live_hashes_source(spec, self.partner_id)
         return self.backend.fetch_integers(self.connection, HASH_COLUMN, source).sort()
+
+    def idle_connection(self) -> Connection:
+        """The load's connection with no stream open on it, for a query of the caller's own."""
+        self._end_stream()
+        return self.connection
+
+    def live_rows(self, spec: FeedSpec) -> int:
+        """How many live rows the partner has in ``spec``'s table (before this file, when asked
+        before the first batch)."""
+        self._end_stream()
+        query = statements.live_count(spec, self.partner_id)
+        return int(self.connection.exec_driver_sql(query).scalar_one())
+
+    def changes_sample(self, limit: int) -> list[dict[str, object]]:
+        """The first changes this load recorded in ``row_changes``: key, column, old, new."""
+        found = self.connection.execute(
+            text(
+                "SELECT row_key, column_name, old_value, new_value FROM row_changes "
+                "WHERE job_id = :job ORDER BY id LIMIT :limit"
+            ),
+            {"job": self.job_id, "limit": limit},
+        )
+        return [
+            {"key": key, "column": column, "old": old, "new": new}
+            for key, column, old, new in found
+        ]
 
     def _live_keys(
         self, spec: FeedSpec, schema: pl.Schema, within: tuple[str, ...] = ()
@@ -325,7 +362,12 @@ class FileLoad:
         return deleted
 
     def _mark_missing_deleted(
-        self, spec: FeedSpec, file_keys: FileKeys, within: tuple[str, ...] = ()
+        self,
+        spec: FeedSpec,
+        file_keys: FileKeys,
+        within: tuple[str, ...] = (),
+        *,
+        may_delete: DeleteCheck | None = None,
     ) -> int:
         """The partner's live keys (``within`` the carried parents) that this file does not
         contain get ``deleted_at``, and a ``row_changes`` entry saying so."""
@@ -336,6 +378,8 @@ class FileLoad:
         missing = live.filter(~in_file)
         if missing.is_empty():
             return 0
+        if may_delete is not None and not may_delete(missing.height, live.height):
+            raise TooManyDeletesError(missing.height, live.height)
         gone = statements.gone_table(spec)
         self._key_table(gone, spec, missing)
         self.connection.execute(

@@ -49,6 +49,13 @@ def live_hashes_source(spec: FeedSpec, partner_id: str) -> str:
     )
 
 
+def live_count(spec: FeedSpec, partner_id: str) -> str:
+    return (
+        f"SELECT COUNT(*) FROM {spec.table_name} "
+        f"WHERE {PARTNER_COLUMN} = {string_literal(partner_id)} AND deleted_at IS NULL"
+    )
+
+
 def live_keys(spec: FeedSpec, partner_id: str, within: Sequence[str] = ()) -> str:
     """The keys of the partner's live rows, as text; with ``within``, only those of the parents
     in :func:`carried_table`, matched on those columns."""
