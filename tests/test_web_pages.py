@@ -8,6 +8,7 @@ from importer.clock import utc_now
 from importer.lifecycle import Pipeline
 from importer.web.chart import daily_chart
 from importer.web.pages import CHART_DAYS, daily, grid, health
+from importer.web.server import StatusPages
 from tests.conftest import process
 
 
@@ -33,3 +34,13 @@ def test_a_cell_is_failing_after_a_failed_file_and_ok_after_a_good_one(
     ok = grid(pipeline.settings, engine, utc_now()).cells[("acme", "products")]
 
     assert (health(failing), health(ok), health(None)) == ("failing", "ok", "none")
+
+
+def test_a_cell_shows_the_columns_its_last_file_lacked(pipeline: Pipeline, engine: Engine) -> None:
+    process(pipeline, "acme", "products.csv", "sku,name,price\nA1,x,1\n")
+    process(pipeline, "acme", "products_2.csv", "sku,name\nA1,x\n")
+    lane = grid(pipeline.settings, engine, utc_now()).cells[("acme", "products")]
+    _, body, _ = StatusPages(lambda: pipeline.settings, engine).answer("/")
+
+    assert lane.dropped_columns == ["price"]
+    assert 'class="small drift">lacks price<' in body.decode()
