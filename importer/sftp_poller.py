@@ -134,8 +134,10 @@ class SftpPoller:
             self.source.partner, sorted({self.lanes(e.name)[1] or "" for e in waiting})
         )
         for entry in waiting:
-            if (self.lanes(entry.name)[1] or "") in held or not self._hold():
+            if (self.lanes(entry.name)[1] or "") in held:
                 continue
+            if not self._hold():
+                return
             claimed = self.remote.claim(self._claim_of(entry))
             if claimed is not None:
                 self._download(session, entry, claimed)
@@ -256,10 +258,13 @@ class SftpPoller:
             self.source.remote_failed_dir if failed else self.source.remote_done_dir,
         )
         name = posixpath.basename(row.remote_path)
-        # Moved already when an answer was cut short after the move: only the rest is left.
-        moved = not session.exists(row.remote_path) and session.exists(f"{folder}/{name}")
-        if self.source.post_action == "move" and not moved:
-            name = posixpath.basename(session.move(row.remote_path, folder, name))
+        if self.source.post_action == "move":
+            # Moved already when an answer was cut short after the move: the rest is left.
+            moved = not session.exists(row.remote_path) and session.exists(
+                posixpath.join(folder, name)
+            )
+            if not moved:
+                name = posixpath.basename(session.move(row.remote_path, folder, name))
         elif self.source.post_action == "delete":
             session.remove(row.remote_path)
         if self.source.post_action != "leave":
