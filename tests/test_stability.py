@@ -63,6 +63,15 @@ def _eventually(condition: Callable[[], bool], timeout_s: float = 10) -> bool:
     return condition()
 
 
+def _renamed_in(folder: Path, elsewhere: Path) -> Path:
+    """A file written elsewhere and renamed into ``folder``, the safe way to drop one."""
+    staged = elsewhere / "products.csv"
+    staged.write_text("sku\nA1\n")
+    renamed = folder / "products.csv"
+    os.replace(staged, renamed)
+    return renamed
+
+
 @pytest.fixture
 def watched(tmp_path: Path) -> Iterator[tuple[Path, StabilityGate, threading.Event]]:
     """A real inotify watch on ``incoming/``, as the daemon keeps one."""
@@ -82,10 +91,7 @@ def test_a_file_renamed_into_the_inbox_is_ready_at_once_one_written_there_is_not
     folder, gate, wake = watched
     written = folder / "inventory.csv"
     written.write_text("sku,location_id,quantity_on_hand\nA1,W1,3\n")
-    staged = tmp_path / "products.csv"
-    staged.write_text("sku\nA1\n")
-    renamed = folder / "products.csv"
-    os.replace(staged, renamed)
+    renamed = _renamed_in(folder, tmp_path)
     assert _eventually(wake.is_set)
     assert _eventually(lambda: gate.ready(renamed, 3600, require_marker=False))
     assert not gate.ready(written, 3600, require_marker=False)
@@ -95,10 +101,7 @@ def test_a_renamed_file_written_to_afterwards_waits_for_stability_again(
     watched: tuple[Path, StabilityGate, threading.Event], tmp_path: Path
 ) -> None:
     folder, gate, _ = watched
-    staged = tmp_path / "products.csv"
-    staged.write_text("sku\nA1\n")
-    renamed = folder / "products.csv"
-    os.replace(staged, renamed)
+    renamed = _renamed_in(folder, tmp_path)
     assert _eventually(lambda: gate.ready(renamed, 3600, require_marker=False))
     with renamed.open("a") as handle:
         handle.write("A2\n")
