@@ -48,7 +48,10 @@ ENDED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.DUPLICATE)
 
 class ImportJob(SQLModel, table=True):
     __tablename__ = "import_jobs"
-    __table_args__ = (Index("ix_import_jobs_bytes", "partner_id", "feed", "sha256", "status"),)
+    __table_args__ = (
+        Index("ix_import_jobs_bytes", "partner_id", "feed", "sha256", "status"),
+        Index("ix_import_jobs_lane", "partner_id", "feed", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     partner_id: str = Field(max_length=64, index=True)
