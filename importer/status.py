@@ -2,8 +2,9 @@
 
 The ledger gives each lane's last file and its last seven days; ``[[expected_feeds]]`` say which
 are late; the inbox says what waits; ``remote_files`` and ``source_leases`` say which host polls
-each SFTP source and which fetched files are still in a host's hands. A lane is unhealthy when its last file failed or its
-deadline passed with nothing arrived: ``importer status`` then exits 1, for cron or a check.
+each SFTP source and which fetched files are still in a host's hands. A lane is unhealthy when
+its last file failed or its deadline passed with nothing arrived: ``importer status`` then exits
+1, for cron or a check.
 """
 
 from __future__ import annotations
