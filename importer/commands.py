@@ -267,8 +267,8 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     from importer.status import feed_status, source_holders
 
     with _database(settings) as engine:
-        lanes = feed_status(settings, engine, utc_now())
         holders = source_holders(settings, engine)
+        lanes = feed_status(settings, engine, utc_now(), holders)
     if args.json:
         print(json.dumps([lane.as_json() for lane in lanes], indent=2))
     else:

@@ -23,7 +23,7 @@ from sqlalchemy.types import DateTime, Integer, String
 from importer.clock import as_utc
 from importer.config import ExpectedFeed, Settings
 from importer.db.ledger import OUTCOMES, JobStatus, Ledger
-from importer.db.remote_files import RemoteLedger
+from importer.db.remote_files import in_hand
 from importer.db.source_leases import leases
 from importer.exceptions import TerminalError
 from importer.inbox import Inbox
@@ -110,7 +110,11 @@ class LaneStatus:
         return body
 
 
-def feed_status(settings: Settings, engine: Engine, now: datetime) -> list[LaneStatus]:
+def feed_status(
+    settings: Settings, engine: Engine, now: datetime, holders: list[SourceHolder]
+) -> list[LaneStatus]:
+    """Every lane, each with the partner's SFTP sources among ``holders``
+    (:func:`source_holders`, which the caller shows too)."""
     lanes: dict[Lane, LaneStatus] = {}
 
     def lane(partner: str, feed: str | None) -> LaneStatus:
@@ -136,10 +140,9 @@ def feed_status(settings: Settings, engine: Engine, now: datetime) -> list[LaneS
         lane(partner, feed).waiting = count
     for (partner, feed), count in _files_in(inbox.processing, settings, in_hand=True).items():
         lane(partner, feed).in_hand = count
-    for remote in RemoteLedger(engine, "").in_hand():
+    for remote in in_hand(engine):
         found = lane(remote.partner_id, remote.feed or None)
         found.remote_in_hand.append(RemoteInHand(remote.host, remote.remote_path, remote.state))
-    holders = source_holders(settings, engine)
     for found in lanes.values():
         found.sources = [h for h in holders if h.partner == found.partner]
     return [lanes[key] for key in sorted(lanes)]

@@ -204,11 +204,6 @@ class Ledger:
             )
             return list(session.exec(statement.order_by(col(ImportJob.id))))
 
-    def retried_job(self, partner_id: str, sha256: str) -> int | None:
-        """The failed job an operator sent back with ``importer retry`` for these bytes."""
-        with self.engine.connect() as connection:
-            return retried_job(connection, partner_id, sha256)
-
     def jobs(self, wanted: JobFilter | None = None) -> list[ImportJob]:
         """The newest jobs that match ``wanted``."""
         wanted = wanted or JobFilter()
@@ -315,6 +310,7 @@ def save_job(connection: Connection, job: ImportJob) -> None:
 
 
 def retried_job(connection: Connection, partner_id: str, sha256: str) -> int | None:
+    """The failed job an operator sent back with ``importer retry`` for these bytes."""
     found: int | None = connection.execute(
         _RETRIED_JOB, {"partner_id": partner_id, "sha256": sha256}
     ).scalar()

@@ -170,12 +170,6 @@ class RemoteLedger:
             held = {feed for feed, _ in session.exec(statement)}
         return {feed for feed in feeds if feed in held}
 
-    def in_hand(self) -> list[RemoteFile]:
-        """Every claimed or fetched file not yet answered, of every host."""
-        with Session(self.engine) as session:
-            statement = select(RemoteFile).where(col(RemoteFile.state).in_(IN_HAND))
-            return list(session.exec(statement.order_by(col(RemoteFile.id))))
-
     def finished_job(self, row: RemoteFile) -> ImportJob | None:
         """The job that loaded (or refused) the fetched bytes, once it has an outcome."""
         with Session(self.engine) as session:
@@ -191,3 +185,10 @@ class RemoteLedger:
                 .limit(1)
             )
             return session.exec(statement).first()
+
+
+def in_hand(engine: Engine) -> list[RemoteFile]:
+    """Every claimed or fetched file not yet answered, of every host."""
+    with Session(engine) as session:
+        statement = select(RemoteFile).where(col(RemoteFile.state).in_(IN_HAND))
+        return list(session.exec(statement.order_by(col(RemoteFile.id))))

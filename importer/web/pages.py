@@ -15,7 +15,7 @@ from sqlalchemy.types import DateTime, Integer, String
 from importer.clock import as_utc
 from importer.config import Settings
 from importer.db.ledger import ImportJob, JobFilter, Ledger
-from importer.status import LaneStatus, feed_status
+from importer.status import LaneStatus, feed_status, source_holders
 from importer.web.chart import Day
 
 CHART_DAYS = 30
@@ -34,7 +34,7 @@ def health(lane: LaneStatus | None) -> str:
 
 
 def grid(settings: Settings, engine: Engine, now: datetime) -> Grid:
-    lanes = feed_status(settings, engine, now)
+    lanes = feed_status(settings, engine, now, source_holders(settings, engine))
     cells = {(lane.partner, lane.feed): lane for lane in lanes}
     return Grid(
         partners=sorted({lane.partner for lane in lanes}),
