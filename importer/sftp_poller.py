@@ -130,26 +130,25 @@ class SftpPoller:
             )
             self._download(session, entry, row)
         waiting = self._in_fetch_order(self._complete(self._listing(session)))
-        held = self.remote.held_elsewhere(
-            self.source.partner, sorted({self.lanes(e.name)[1] or "" for e in waiting})
-        )
+        feeds = {entry.path: self.lanes(entry.name)[1] or "" for entry in waiting}
+        held = self.remote.held_elsewhere(self.source.partner, sorted(set(feeds.values())))
         for entry in waiting:
-            if (self.lanes(entry.name)[1] or "") in held:
+            if feeds[entry.path] in held:
                 continue
             if not self._hold():
                 return
-            claimed = self.remote.claim(self._claim_of(entry))
+            claimed = self.remote.claim(self._claim_of(entry, feeds[entry.path]))
             if claimed is not None:
                 self._download(session, entry, claimed)
 
-    def _claim_of(self, entry: RemoteEntry) -> RemoteFile:
+    def _claim_of(self, entry: RemoteEntry, feed: str) -> RemoteFile:
         return RemoteFile(
             source=self.source.id,
             partner_id=self.source.partner,
             remote_path=entry.path,
             size_bytes=entry.size,
             mtime=entry.mtime,
-            feed=self.lanes(entry.name)[1] or "",
+            feed=feed,
         )
 
     def _listing(self, session: SftpSession) -> list[RemoteEntry]:
