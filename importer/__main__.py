@@ -1,5 +1,5 @@
 """Allow ``python -m importer``."""
 
-from importer.cli import main
+from importer.cli import program
 
-raise SystemExit(main())
+raise SystemExit(program())
