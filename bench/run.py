@@ -3,6 +3,7 @@
     python -m bench.generate --rows 1000000 --out bench/data
     python -m bench.run --data bench/data --backends sqlite,postgres --repeat 3
     python -m bench.run --small-files 1000 --backends postgres,sqlite
+    python -m bench.run --commands --backends postgres,sqlite
 
 Scenarios: the first load of a catalog; the next day's catalog (5 % changed prices, 1 % new SKUs);
 the same rows in another order (bytes differ, nothing changed); that file's identical bytes again
@@ -35,6 +36,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.commands import run_commands
 from bench.small_files import run_small_files
 
 PG_ADMIN = os.environ.get("IMPORTER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -265,9 +267,14 @@ def main() -> None:
     parser.add_argument(
         "--small-files", type=int, default=0, help="only the daemon scenario of N small files"
     )
+    parser.add_argument(
+        "--commands", action="store_true", help="only the commands' start-to-exit times"
+    )
     args = parser.parse_args()
     for name in args.backends.split(","):
-        if args.small_files:
+        if args.commands:
+            run_command_times(name.strip(), args.repeat)
+        elif args.small_files:
             run_small(name.strip(), args.small_files)
         else:
             run_backend(name.strip(), args.data.resolve(), args.repeat)
@@ -282,6 +289,18 @@ def run_small(name: str, count: int) -> None:
         finally:
             backend.close()
     emit(scenario="small_files_daemon", backend=name, **result)
+
+
+def run_command_times(name: str, repeat: int) -> None:
+    """``--help``, ``jobs``, ``status`` and ``process`` of one small file, in a fresh database."""
+    with tempfile.TemporaryDirectory(prefix="importer-bench-") as scratch:
+        backend = Backend(name, Path(scratch))
+        try:
+            results = run_commands(backend.url, Path(scratch), max(repeat, 5))
+        finally:
+            backend.close()
+    for result in results:
+        emit(scenario="command", backend=name, **result)
 
 
 if __name__ == "__main__":

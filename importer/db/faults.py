@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import ExceptionContext
 
 from importer.exceptions import DatabaseUnavailableError, ImporterError, SchemaError
 
-UNAVAILABLE = (psycopg.OperationalError, sqlite3.OperationalError)
-"""the driver errors of a database that cannot be reached, is shutting down or is locked"""
 POSTGRES_SCHEMA_CLASS = "42"
 """SQLSTATE class "syntax error or access rule violation": undefined tables and columns, ..."""
 SQLITE_SCHEMA_FAULT = re.compile(
@@ -41,17 +40,32 @@ def importer_error(error: BaseException) -> ImporterError | None:
             f"the database schema does not match this release: {_first_line(error)}; "
             "`importer db status` lists the differences"
         )
-    if isinstance(error, UNAVAILABLE):
+    if _is_unavailable(error):
         return DatabaseUnavailableError(f"database unavailable: {_first_line(error)}")
     return None
 
 
 def _is_schema_fault(error: BaseException) -> bool:
-    if isinstance(error, psycopg.Error):
-        return (error.sqlstate or "").startswith(POSTGRES_SCHEMA_CLASS)
+    driver = _psycopg()
+    if driver is not None and isinstance(error, driver.Error):
+        return str(getattr(error, "sqlstate", None) or "").startswith(POSTGRES_SCHEMA_CLASS)
     return isinstance(error, sqlite3.OperationalError) and bool(
         SQLITE_SCHEMA_FAULT.match(str(error))
     )
+
+
+def _is_unavailable(error: BaseException) -> bool:
+    """A database that cannot be reached, is shutting down or is locked."""
+    driver = _psycopg()
+    return isinstance(error, sqlite3.OperationalError) or (
+        driver is not None and isinstance(error, driver.OperationalError)
+    )
+
+
+def _psycopg() -> ModuleType | None:
+    """psycopg when it is loaded: an error can only be one of its own once it is, and a command
+    on SQLite then starts without importing it."""
+    return sys.modules.get("psycopg")
 
 
 def translate_errors(engine: Engine) -> Engine:
@@ -84,7 +98,7 @@ def driver_errors() -> Iterator[None]:
     """Translate errors of a driver object used directly (a COPY, a cursor)."""
     try:
         yield
-    except (psycopg.Error, sqlite3.Error) as exc:
+    except Exception as exc:
         translated = importer_error(exc)
         if translated is None:
             raise

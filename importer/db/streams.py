@@ -19,12 +19,13 @@ from types import TracebackType
 from typing import Protocol, Self
 
 import polars as pl
-import psycopg
 from sqlalchemy import Connection
 
 from importer.db.faults import driver_cursor, driver_errors
 from importer.exceptions import DuplicateKeyError
 
+POSTGRES_UNIQUE_VIOLATION = "23505"
+"""the SQLSTATE of a repeated key (checked by code, so that SQLite never imports psycopg)"""
 SQLITE_KEY_VIOLATIONS = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
 COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 """the characters COPY's text form gives a meaning, written so that each stands for itself"""
@@ -211,7 +212,9 @@ def _key_violations() -> Iterator[None]:
     try:
         with driver_errors():
             yield
-    except psycopg.errors.UniqueViolation as error:
+    except Exception as error:
+        if getattr(error, "sqlstate", None) != POSTGRES_UNIQUE_VIOLATION:
+            raise
         raise DuplicateKeyError(str(error)) from error
 
 
