@@ -46,7 +46,7 @@ WORK_MODULES: dict[str, tuple[str, ...]] = {
     "validate": ("importer.attempt", "importer.loading", "importer.report", "importer.routing"),
     "status": ("importer.status",),
     "history": ("importer.feeds", "importer.history"),
-    "feeds": ("importer.feed_docs", "importer.routing"),
+    "feeds": ("importer.feed_docs", "importer.feeds"),
 }
 
 
@@ -383,8 +383,8 @@ def _where(stored_path: str | None) -> str:
 
 def feeds(args: argparse.Namespace, settings: Settings) -> int:
     from importer.feed_docs import feeds_markdown
+    from importer.feed_names import feed_patterns
     from importer.feeds import FEEDS
-    from importer.routing import feed_patterns
 
     if args.markdown:
         sys.stdout.write(feeds_markdown(settings))

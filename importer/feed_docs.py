@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from importer.config import Settings
+from importer.feed_names import feed_patterns
 from importer.feeds import FEEDS, ColumnRule, FeedSpec, Kind
 from importer.names import camel_case
-from importer.routing import feed_patterns
 from importer.validation import FALSE_TOKENS, TRUE_TOKENS
 
 _KIND_TEXT = {

@@ -26,8 +26,8 @@ from importer.db.ledger import OUTCOMES, JobStatus, Ledger
 from importer.db.remote_files import in_hand
 from importer.db.source_leases import leases
 from importer.exceptions import TerminalError
+from importer.feed_names import feed_named_by
 from importer.inbox import Inbox
-from importer.routing import route
 
 WINDOW = timedelta(days=7)
 UNROUTED = "-"
@@ -189,7 +189,7 @@ def _files_in(folder: Path, settings: Settings, *, in_hand: bool) -> Counter[Lan
                 continue
             name = path.name.partition("-")[2] if in_hand else path.name
             try:
-                feed = route(name, settings).name
+                feed = feed_named_by(name, settings)
             except TerminalError:
                 feed = UNROUTED
             counts[(partner.name, feed)] += 1

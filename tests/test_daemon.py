@@ -32,7 +32,9 @@ def data_files(root: Path, outcome: str) -> list[Path]:
         sorted(
             p
             for p in folder.rglob("*")
-            if p.is_file() and not p.name.endswith((".report.json", ".errors.csv"))
+            if p.is_file()
+            and not p.name.endswith((".report.json", ".errors.csv"))
+            and not p.name.startswith(".")  # a report being written
         )
         if folder.exists()
         else []

@@ -11,7 +11,7 @@ from pathlib import Path
 from importer import commands
 from importer.db import schema
 from importer.db.ledger import JobStatus
-from importer.feed_names import FEED_NAMES, JOB_STATUSES
+from importer.feed_names import FEED_NAMES, FEED_PATTERNS, JOB_STATUSES
 from importer.feeds import FEEDS
 
 
@@ -25,6 +25,7 @@ def imported_after(code: str) -> set[str]:
 
 def test_the_offered_names_are_the_real_ones() -> None:
     assert tuple(FEEDS) == FEED_NAMES
+    assert {name: spec.patterns for name, spec in FEEDS.items()} == FEED_PATTERNS
     assert tuple(status.value for status in JobStatus) == JOB_STATUSES
     assert schema.head_revision() == schema.HEAD
 
@@ -37,6 +38,14 @@ def test_help_imports_no_database_or_dataframe_library() -> None:
 def test_the_ledger_commands_import_no_dataframe_library_nor_alembic() -> None:
     loaded = imported_after("import importer.commands")
     assert not loaded & {"polars", "alembic", "paramiko", "watchdog", "apscheduler"}
+
+
+def test_status_names_waiting_files_feeds_without_the_feed_models_or_a_database_driver() -> None:
+    loaded = imported_after(
+        "from importer.commands import import_work_modules; import_work_modules('status')"
+    )
+    assert "importer.status" in loaded
+    assert not loaded & {"importer.feeds", "polars", "psycopg"}
 
 
 def test_the_program_runs_its_command_with_the_collector_on_and_start_up_frozen(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Field
 
+from importer.feed_names import FEED_PATTERNS
 from importer.feeds.base import FeedRow, number_field, store_key
 from importer.feeds.documented import MetaColumns
 from importer.feeds.spec import FeedSpec
@@ -40,7 +41,7 @@ PRODUCTS = FeedSpec(
     model=Product,
     description="Product catalog; one row per SKU (per store where prices differ by store), "
     "updated in place.",
-    patterns=("products*", "product_*", "catalog*"),
+    patterns=FEED_PATTERNS["products"],
     envelopes=("products", "catalog"),
     aliases={"external_id": "sku", "product_id": "sku", "list_price": "price"},
     copy_defaults={"name": ("sku",)},

@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlmodel import Field
 
+from importer.feed_names import FEED_PATTERNS
 from importer.feeds.base import FeedRow, number_field, store_key
 from importer.feeds.spec import FeedSpec
 
@@ -27,7 +28,7 @@ COMPETITOR_PRICES = FeedSpec(
     name="competitor_prices",
     model=CompetitorPrice,
     description="Competitor prices, one row per SKU, competitor, day (and store).",
-    patterns=("competitor*",),
+    patterns=FEED_PATTERNS["competitor_prices"],
     envelopes=("competitor_data", "competitor_prices"),
     aliases={"competitor_name": "competitor", "date": "observed_on", "observed_at": "observed_on"},
     date_formats=("MM-DD-YYYY",),

@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlmodel import Field
 
+from importer.feed_names import FEED_PATTERNS
 from importer.feeds.base import FeedRow
 from importer.feeds.spec import FeedSpec
 
@@ -50,7 +51,7 @@ CUSTOMERS = FeedSpec(
     model=Customer,
     description="Customers keyed by customer number, else by e-mail address; a nested address "
     "object is flattened.",
-    patterns=("customers*",),
+    patterns=FEED_PATTERNS["customers"],
     envelopes=("customers",),
     aliases={"email_address": "email", "zip": "zip_code", "postal_code": "zip_code"},
     lowercase=("email",),

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlmodel import Field
 
+from importer.feed_names import FEED_PATTERNS
 from importer.feeds.base import FeedRow
 from importer.feeds.spec import FeedSpec
 
@@ -52,7 +53,7 @@ INVENTORY = FeedSpec(
     name="inventory",
     model=InventoryLevel,
     description="Inventory levels per SKU and location; missing quantities count as 0.",
-    patterns=("inventory*", "stock*", "levels*"),
+    patterns=FEED_PATTERNS["inventory"],
     envelopes=("levels", "inventory"),
     aliases={"sku_id": "sku", "qty_on_hand": "quantity_on_hand", "on_hand": "quantity_on_hand"},
     locations=("location_id",),
@@ -64,7 +65,7 @@ DEMAND_HISTORY = FeedSpec(
     name="demand_history",
     model=DemandHistory,
     description="Weekly demand per SKU, location and channel.",
-    patterns=("demand*", "demand_history*", "demand-history*"),
+    patterns=FEED_PATTERNS["demand_history"],
     envelopes=("records", "demand_history"),
     aliases={"sku_id": "sku", "week": "week_starting", "week_start": "week_starting"},
     copy_defaults={"forecasted_demand": ("actual_demand",)},

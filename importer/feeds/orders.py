@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlmodel import Field
 
+from importer.feed_names import FEED_PATTERNS
 from importer.feeds.base import FeedRow, line_number_key, number_field, timestamp_column
 from importer.feeds.documented import (
     UNDOCUMENTED_LENGTH,
@@ -83,7 +84,7 @@ ORDER_LINE_ITEMS = FeedSpec(
     name="order_line_items",
     model=OrderLineItem,
     description="Order lines, sent on their own or nested in orders as items/lines.",
-    patterns=("order_line_items*", "order-line-items*", "order_lines*", "line_items*"),
+    patterns=FEED_PATTERNS["order_line_items"],
     envelopes=("order_line_items", "items", "lines"),
     aliases={
         "sku_id": "sku",
@@ -103,7 +104,7 @@ ORDERS = FeedSpec(
     name="orders",
     model=Order,
     description="Customer order headers; lines may be nested as items (or lines).",
-    patterns=("orders*", "order_*"),
+    patterns=FEED_PATTERNS["orders"],
     envelopes=("orders",),
     aliases={
         "external_order_id": "order_number",

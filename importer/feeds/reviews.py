@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Field
 
+from importer.feed_names import FEED_PATTERNS
 from importer.feeds.base import FeedRow, number_field, timestamp_column
 from importer.feeds.spec import FeedSpec
 
@@ -36,7 +37,7 @@ REVIEWS = FeedSpec(
     name="reviews",
     model=Review,
     description="Product reviews, one row per review.",
-    patterns=("reviews*",),
+    patterns=FEED_PATTERNS["reviews"],
     envelopes=("reviews",),
     aliases={"text": "review_text", "body": "review_text", "review_date": "submitted_at"},
     uppercase=("status",),
@@ -48,7 +49,7 @@ RATING_SUMMARIES = FeedSpec(
     name="rating_summaries",
     model=RatingSummary,
     description="Average rating and review count per SKU.",
-    patterns=("rating_summar*", "ratings*"),
+    patterns=FEED_PATTERNS["rating_summaries"],
     envelopes=("rating_summaries", "ratings"),
     aliases={"average": "average_rating", "count": "review_count"},
     tracked=("average_rating", "review_count"),

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlmodel import Field
 
+from importer.feed_names import FEED_PATTERNS
 from importer.feeds.base import FeedRow, line_number_key, number_field
 from importer.feeds.spec import ChildSpec, FeedSpec
 
@@ -47,7 +48,7 @@ SUPPLIERS = FeedSpec(
     name="suppliers",
     model=Supplier,
     description="Suppliers; one row per supplier.",
-    patterns=("suppliers*", "vendors*"),
+    patterns=FEED_PATTERNS["suppliers"],
     envelopes=("suppliers",),
     aliases={"external_id": "supplier_id", "supplier_code": "supplier_id"},
     copy_defaults={"name": ("supplier_id",)},
@@ -59,7 +60,7 @@ PURCHASE_ORDER_LINES = FeedSpec(
     name="purchase_order_lines",
     model=PurchaseOrderLine,
     description="Purchase order lines, on their own or nested in purchase orders as lines.",
-    patterns=("purchase_order_lines*", "po_lines*"),
+    patterns=FEED_PATTERNS["purchase_order_lines"],
     envelopes=("lines", "purchase_order_lines"),
     aliases={
         "sku_id": "sku",
@@ -77,7 +78,7 @@ PURCHASE_ORDERS = FeedSpec(
     name="purchase_orders",
     model=PurchaseOrder,
     description="Purchase order headers with nested lines; status defaults to PENDING.",
-    patterns=("purchase_orders*", "purchase-orders*", "po_*"),
+    patterns=FEED_PATTERNS["purchase_orders"],
     envelopes=("purchase_orders",),
     aliases={"external_po_number": "po_number", "destination": "destination_location_id"},
     uppercase=("status",),
