@@ -25,16 +25,24 @@ def numbers_engine(database_url: str) -> Iterator[Engine]:
 def test_fetch_integers_returns_every_value_signs_and_extremes_included(
     numbers_engine: Engine,
 ) -> None:
-    values = [-(2**63), -1, 0, 7, 2**63 - 1, *range(1000, 3000)]
+    few = [-(2**63), -1, 0, 7, 2**63 - 1, *range(1000, 3000)]
+    many = range(10**15, 10**15 + 80_000)  # more text than is split in Python on SQLite
     with numbers_engine.begin() as connection:
         backend = backend_for(connection)
         copy_rows(
-            backend, connection, "numbers", pl.DataFrame({"n": values}, schema={"n": pl.Int64})
+            backend,
+            connection,
+            "numbers",
+            pl.DataFrame({"n": [*few, *many]}, schema={"n": pl.Int64}),
         )
-        fetched = backend.fetch_integers(connection, "n", "FROM numbers")
+        fetched_few = backend.fetch_integers(
+            connection, "n", f"FROM numbers WHERE n NOT BETWEEN {many.start} AND {many.stop}"
+        )
+        fetched_all = backend.fetch_integers(connection, "n", "FROM numbers")
         nothing = backend.fetch_integers(connection, "n", "FROM numbers WHERE n = 5")
-    assert fetched.dtype == pl.Int64
-    assert sorted(fetched.to_list()) == sorted(values)
+    assert fetched_few.dtype == fetched_all.dtype == pl.Int64
+    assert sorted(fetched_few.to_list()) == sorted(few)
+    assert sorted(fetched_all.to_list()) == sorted([*few, *many])
     assert nothing.to_list() == []
 
 
