@@ -143,8 +143,7 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
             )
         batch_problems = pl.concat([c.problems for c in checked])
         problems.append(batch_problems)
-        rejected = batch_problems.get_column("row").unique().implode()
-        accepted = [batch.rows.filter(~pl.col(ROW).is_in(rejected)) for batch in checked]
+        accepted = _without_rejected(checked, batch_problems)
         for target, rows in zip(targets, accepted, strict=True):
             load.stage(target, rows)
         file_keys.add(accepted[0])
@@ -163,6 +162,14 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
     result.rejection = _rejection(result, options.feed)
     _guarded_merge(attempt, load, nested, file_keys, result)
     return result
+
+
+def _without_rejected(checked: list[ValidatedBatch], problems: pl.DataFrame) -> list[pl.DataFrame]:
+    """Each batch's rows but those with a problem (no filter when there is none)."""
+    if problems.is_empty():
+        return [batch.rows for batch in checked]
+    rejected = problems.get_column("row").unique().implode()
+    return [batch.rows.filter(~pl.col(ROW).is_in(rejected)) for batch in checked]
 
 
 def _guarded_merge(

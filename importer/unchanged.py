@@ -43,17 +43,28 @@ def validate_changed(
     """Validate the records whose text changed; of the others only the key, which duplicate
     detection needs. Rows carry their text hash and whether they are unchanged."""
     hashed = records.with_columns(text_hash(records, spec, known.seed))
-    same = is_in_sorted(hashed.get_column(HASH_COLUMN), known.hashes)
-    changed = validate(hashed.filter(~same), spec, context, carry=(HASH_COLUMN,))
+    unchanged, differing = _partition(
+        hashed, is_in_sorted(hashed.get_column(HASH_COLUMN), known.hashes)
+    )
+    changed = validate(differing, spec, context, carry=(HASH_COLUMN,))
     rows = [changed.rows.with_columns(pl.lit(False).alias(UNCHANGED))]
     problems = [changed.problems]
-    if same.any():
-        kept = validate(
-            hashed.filter(same), spec, context, only=key_fields(spec), carry=(HASH_COLUMN,)
-        )
+    if not unchanged.is_empty():
+        kept = validate(unchanged, spec, context, only=key_fields(spec), carry=(HASH_COLUMN,))
         rows.append(kept.rows.with_columns(pl.lit(True).alias(UNCHANGED)))
         problems.append(kept.problems)
     return ValidatedBatch(pl.concat(rows, how="diagonal"), pl.concat(problems).cast(PROBLEM_SCHEMA))
+
+
+def _partition(frame: pl.DataFrame, mask: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The rows where ``mask`` holds, and the others: with no filter (0.15 ms each) when it holds
+    for all of them or none, as it does for most files."""
+    hits = mask.sum()
+    if hits == 0:
+        return frame.clear(), frame
+    if hits == len(frame):
+        return frame, frame.clear()
+    return frame.filter(mask), frame.filter(~mask)
 
 
 def hash_seed(spec: FeedSpec, context: ValidationContext) -> int:

@@ -39,6 +39,10 @@ _HUMAN_TOKENS = (
 )
 
 
+UNOPTIMIZED_ROWS = 10_000
+"""frames up to this height are validated by the plan as written"""
+
+
 @dataclass(frozen=True)
 class ValidationContext:
     partner_id: str
@@ -86,7 +90,7 @@ def validate(
         .with_columns(plan.copies)
         .with_columns(plan.typed)
         .with_columns(plan.errors)
-        .collect()
+        .collect(optimizations=_optimizations(frame.height))
     )
     rows = typed.select(plan.rows)
     if plan.failed is None:
@@ -96,6 +100,11 @@ def validate(
         return ValidatedBatch(rows=rows, problems=empty_problems())
     problems = _problems(typed.filter(failed), plan.checked, context)
     return ValidatedBatch(rows=rows.filter(~failed), problems=problems)
+
+
+def _optimizations(height: int) -> pl.QueryOptFlags:
+    """Polars' optimizer costs 0.3 ms a plan, more than running the plan on a small frame."""
+    return pl.QueryOptFlags.none() if height <= UNOPTIMIZED_ROWS else pl.QueryOptFlags()
 
 
 @dataclass(frozen=True)
