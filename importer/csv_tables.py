@@ -183,13 +183,16 @@ def _number_lines(batch: pl.DataFrame, first_line: int, lines: int) -> pl.DataFr
     When the block has one line per record, which its line count tells, no value is searched.
     """
     if lines == batch.height:
-        span = pl.repeat(1, pl.len(), dtype=pl.Int64)
+        starts = pl.int_range(first_line, first_line + lines, dtype=pl.Int64, eager=True)
+        numbered = batch.with_columns(starts.alias(ROW))
     else:
         newlines = pl.sum_horizontal(
             pl.col(name).str.count_matches(LINE_BREAK.pattern).fill_null(0)
             for name in batch.columns
         )
         span = (newlines + 1).cast(pl.Int64)
-    numbered = batch.with_columns((first_line + span.cum_sum() - span).alias(ROW))
+        numbered = batch.with_columns((first_line + span.cum_sum() - span).alias(ROW))
+    if min(batch.null_count().row(0), default=0) == 0:
+        return numbered  # a column with a value in every record: no record is blank
     blank = pl.all_horizontal(pl.col(name).is_null() for name in batch.columns)
-    return numbered.filter(~blank) if batch.select(blank.any()).item() else numbered
+    return numbered.filter(~blank)

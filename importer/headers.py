@@ -48,7 +48,7 @@ class HeaderMap:
         present = set(frame.columns)
         others = {column_name(p): h for p, h in self.others.items() if column_name(p) in present}
         if not others:
-            return pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias(EXTRA_COLUMN)
+            return pl.Series(EXTRA_COLUMN, [None], pl.String).new_from_index(0, frame.height)
         pairs = (
             frame.select(*others)
             .with_row_index(_RECORD)

@@ -95,6 +95,6 @@ def _hashed_texts(spec: FeedSpec, present: frozenset[str]) -> list[pl.Expr]:
 def is_in_sorted(values: pl.Series, known: pl.Series) -> pl.Series:
     """Whether each value is in the sorted ``known``: a binary search, no hash set rebuilt."""
     if known.is_empty():
-        return pl.repeat(False, len(values), eager=True)
+        return pl.Series([False]).new_from_index(0, len(values))
     positions = known.search_sorted(values, side="left").clip(0, len(known) - 1)
     return known.gather(positions) == values
