@@ -126,6 +126,16 @@ def glob_as_like(glob: str) -> str:
     return escaped.replace("*", "%").replace("?", "_")
 
 
+@dataclass(frozen=True)
+class LoadedBytes:
+    """What a file's duplicate check needs of the latest load (a whole job costs 0.3 ms to build)."""
+
+    id: int
+    feed: str | None
+    size_bytes: int | None
+    sha256: str | None
+
+
 class Ledger:
     """Short transactions on ``import_jobs``; the load itself updates its job in its own transaction."""
 
@@ -170,13 +180,13 @@ class Ledger:
         with self.engine.begin() as connection:
             save_job(connection, job)
 
-    def latest_load(self, partner_id: str, feeds: Collection[str]) -> ImportJob | None:
+    def latest_load(self, partner_id: str, feeds: Collection[str]) -> LoadedBytes | None:
         """The partner's last COMPLETED job of any of ``feeds``: what the tables they write say
         now comes from it (or from jobs before it that it left alone)."""
         with self.engine.connect() as connection:
             found = {"partner_id": partner_id, "feeds": list(feeds)}
             row = connection.execute(_LATEST_LOAD, found).first()
-        return None if row is None else ImportJob(**row._mapping)
+        return None if row is None else LoadedBytes(*row)
 
     def interruptions(self, partner_id: str, file_name: str) -> int:
         """ABANDONED jobs of this partner's file name since one last reached an outcome."""
@@ -259,7 +269,7 @@ _UPDATE_JOB = (
     .values({name: bindparam(name) for name in _JOB_COLUMNS})
 )
 _LATEST_LOAD = (
-    select(ImportJob)
+    select(ImportJob.id, ImportJob.feed, ImportJob.size_bytes, ImportJob.sha256)
     .where(
         ImportJob.partner_id == bindparam("partner_id"),
         col(ImportJob.feed).in_(bindparam("feeds", expanding=True)),
