@@ -12,9 +12,10 @@ from importer.exceptions import UnreadableFileError
 from importer.json_records import JsonBatch, JsonLimits, array_as_ndjson, json_batches
 from importer.names import snake_case
 from importer.raw import ITEM, ROW, UNREADABLE, RawTable, ReadOptions, column_name
+from importer.scratch import Scratch
 
 
-def read_json(path: Path, ndjson: bool, options: ReadOptions, scratch: Path) -> RawTable:
+def read_json(path: Path, ndjson: bool, options: ReadOptions, scratch: Scratch) -> RawTable:
     """A JSON array, NDJSON, or an object wrapping one array (``{"products": [...]}``), read in
     two passes of batches: the first learns every field any record has (so every batch has the
     same columns), the second hands the batches on. Lines nested in the records come batch by

@@ -7,7 +7,6 @@ import codecs
 import contextlib
 import gzip
 import shutil
-import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,6 +17,7 @@ from importer.csv_tables import read_csv
 from importer.exceptions import UnreadableFileError
 from importer.json_tables import read_json
 from importer.raw import RawTable, ReadOptions, check_utf8
+from importer.scratch import Scratch, scratch_space
 from importer.sniffing import GZIP_MAGIC, ends_lines_with_cr, text_encoding, with_line_feeds
 
 Format = Literal["csv", "tsv", "json", "ndjson"]
@@ -48,18 +48,18 @@ def open_table(path: Path, options: ReadOptions) -> Iterator[RawTable]:
         raise UnreadableFileError(
             f"the file is {size} bytes, over the limit of {options.max_file_bytes} (limits.max_file_bytes)"
         )
-    with tempfile.TemporaryDirectory(prefix="importer-") as scratch:
-        plain = _decompressed(path, Path(scratch), options.max_decompressed_bytes)
+    with scratch_space() as scratch:
+        plain = _decompressed(path, scratch, options.max_decompressed_bytes)
         encoding = text_encoding(plain) or options.encoding
-        utf8 = _as_utf8(plain, encoding, Path(scratch))
+        utf8 = _as_utf8(plain, encoding, scratch)
         if ends_lines_with_cr(utf8):
-            utf8 = with_line_feeds(utf8, Path(scratch) / "lines")
+            utf8 = with_line_feeds(utf8, scratch / "lines")
         fmt = detect_format(path.name) or _sniff_format(utf8)
         if fmt in ("json", "ndjson"):
             _check_json_size(utf8.stat().st_size, options.max_json_bytes)
             check_utf8(utf8)
             ndjson = fmt == "ndjson" or _looks_like_ndjson(utf8)
-            yield read_json(utf8, ndjson, options, Path(scratch))
+            yield read_json(utf8, ndjson, options, scratch)
         else:
             delimiter = options.delimiter or ("\t" if fmt == "tsv" else None)
             table = read_csv(utf8, replace(options, delimiter=delimiter))
@@ -67,7 +67,7 @@ def open_table(path: Path, options: ReadOptions) -> Iterator[RawTable]:
             yield table
 
 
-def _decompressed(path: Path, scratch: Path, limit: int) -> Path:
+def _decompressed(path: Path, scratch: Scratch, limit: int) -> Path:
     """Gunzip into ``scratch``, stopping at ``limit`` bytes: a small bomb cannot fill the disk."""
     with path.open("rb") as handle:
         if handle.read(2) != GZIP_MAGIC:
@@ -91,7 +91,7 @@ def _decompressed(path: Path, scratch: Path, limit: int) -> Path:
     return target
 
 
-def _as_utf8(path: Path, encoding: str, scratch: Path) -> Path:
+def _as_utf8(path: Path, encoding: str, scratch: Scratch) -> Path:
     """Re-encode to UTF-8 in a stream; UTF-8 input is not copied (it is checked as it is read)."""
     if codecs.lookup(encoding).name == "utf-8":
         return path

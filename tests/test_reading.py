@@ -8,6 +8,7 @@ from importer import csv_records
 from importer.exceptions import UnreadableFileError
 from importer.raw import ReadOptions
 from importer.reading import open_table
+from importer.scratch import scratch_space
 
 
 def read(path: Path, **options: object) -> tuple[list[str], pl.DataFrame, dict[str, pl.DataFrame]]:
@@ -194,3 +195,33 @@ def test_nul_bytes_are_noticed_in_the_block_that_holds_them(
         seen = [(frame.height, table.nul_free) for frame in table.frames]
     assert seen[0] == (5, True)
     assert seen[-1] == (1, False)
+
+
+def test_scratch_space_is_made_only_when_used_and_removed_even_after_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    with scratch_space():
+        assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RuntimeError), scratch_space() as scratch:
+        (scratch / "copy").write_text("rows")
+        assert [p.name for p in (scratch / "copy").parent.iterdir()] == ["copy"]
+        raise RuntimeError("the read failed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_compressed_file_is_read_through_scratch_space_that_is_gone_afterwards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch_root))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    path = tmp_path / "products.csv.gz"
+    path.write_bytes(gzip.compress(b"sku,name\nA1,Widget\n"))
+    with open_table(path, ReadOptions()) as table:
+        assert len(list(scratch_root.iterdir())) == 1
+        rows = pl.concat(list(table.frames))
+    assert rows.height == 1
+    assert list(scratch_root.iterdir()) == []
