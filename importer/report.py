@@ -5,10 +5,8 @@ Built from the file's job and its load's result, by the lifecycle and by the dry
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -113,12 +111,7 @@ def _starts_with_any(value: pl.Expr) -> pl.Expr:
 
 
 def write_reports(report: Report, problems: pl.DataFrame, file_path: Path) -> Path:
-    """Write ``<file>.report.json`` (and ``<file>.errors.csv`` when there are problems).
-
-    Temporary files a crash left behind for the same reports are removed first.
-    """
-    for leftover in file_path.parent.glob(f".{glob.escape(file_path.name)}.*.tmp"):
-        leftover.unlink(missing_ok=True)
+    """Write ``<file>.report.json`` (and ``<file>.errors.csv`` when there are problems)."""
     if not problems.is_empty():
         safe = problems.with_columns(neutralize_formulas(c) for c in ("column", "value", "error"))
         with _atomic(Path(f"{file_path}.errors.csv"), "wb") as handle:
@@ -131,10 +124,13 @@ def write_reports(report: Report, problems: pl.DataFrame, file_path: Path) -> Pa
 
 @contextmanager
 def _atomic(target: Path, mode: str) -> Iterator[IO[Any]]:
-    """Write to a hidden temp name beside ``target``, fsync, then rename into place."""
-    handle_fd, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
+    """Write to a hidden temp name beside ``target``, fsync, then rename into place.
+
+    The temp name is the target's own (each job's file has a folder name of its own), so what a
+    crash left half written is written over the next time, with no search of the folder.
+    """
+    temporary = target.with_name(f".{target.name}.tmp")
+    handle_fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(handle_fd, mode) as handle:
             yield handle

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -609,3 +610,15 @@ def test_a_fault_after_the_commit_leaves_the_file_to_recovery_not_to_a_second_lo
     done = list((pipeline.inbox.root / "done").rglob("products.csv"))
     assert len(done) == 1 and report_of(done[0])["status"] == "COMPLETED"
     assert scalar(engine, "SELECT COUNT(*) FROM import_jobs") == 1
+
+
+def test_a_report_half_written_before_a_crash_is_written_over(pipeline: Pipeline) -> None:
+    folder = pipeline.inbox.root / "done" / "acme" / datetime.now(UTC).date().isoformat()
+    folder.mkdir(parents=True)
+    half_written = folder / ".products.csv.report.json.tmp"
+    half_written.write_text('{"status": "COMPL')
+    outcome = process(pipeline, "acme", "products.csv", "sku,name,price\nA1,Widget,2.50\n")
+    assert outcome.path == folder / "products.csv"
+    assert report_of(outcome.path)["status"] == "COMPLETED"
+    assert not half_written.exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["products.csv", "products.csv.report.json"]
