@@ -32,7 +32,7 @@ from importer.feeds.base import HASH_COLUMN, PARTNER_COLUMN
 from importer.file_keys import FileKeys, key_digest
 from importer.guards import TooManyDeletesError
 from importer.raw import LINE_COUNT, ROW
-from importer.unchanged import UNCHANGED, is_in_sorted
+from importer.unchanged import UNCHANGED, is_in_sorted, partition
 
 DELETE_CHUNK = 500
 DeleteCheck = Callable[[int, int], bool]
@@ -121,9 +121,9 @@ class FileLoad:
         if table.direct:
             self._insert_direct(spec, table, rows)
             return
-        same = rows.get_column(UNCHANGED)
-        table.skipped.append(rows.filter(same).get_column(ROW))
-        shipped = _in_key_order(spec, rows.filter(~same))
+        unchanged, changed = partition(rows, rows.get_column(UNCHANGED))
+        table.skipped.append(unchanged.get_column(ROW))
+        shipped = _in_key_order(spec, changed)
         if shipped.is_empty():
             return
         staging = statements.staging_table(spec)
