@@ -300,7 +300,11 @@ def _validated(
     positions = Positions(spec)
     for batch in raw.frames:
         frame, unreadable = _split_unreadable(batch)
-        too_long = _overlong_values(frame, raw.headers, max_field_chars, raw.nul_free)
+        too_long = (
+            empty_problems()
+            if _within_limits(raw, max_field_chars)
+            else _overlong_values(frame, raw.headers, max_field_chars, raw.nul_free)
+        )
         if not too_long.is_empty():
             # Their rows fail: clipped, a value of many megabytes is not copied by every check.
             frame = frame.with_columns(pl.col(pl.String).str.slice(0, max_field_chars + 1))
@@ -323,6 +327,12 @@ def _split_unreadable(batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         pl.col(UNREADABLE).alias("error"),
     )
     return batch.filter(~broken).drop(UNREADABLE), problems.cast(PROBLEM_SCHEMA)
+
+
+def _within_limits(raw: RawTable, limit: int) -> bool:
+    """No value of a file of at most ``limit`` bytes of text is longer, and none holds a NUL when
+    its bytes showed none: its values need no search (a small file's 0.3 ms)."""
+    return raw.nul_free and raw.text_bytes is not None and raw.text_bytes <= limit
 
 
 def _overlong_values(
