@@ -48,10 +48,11 @@ class FileKeys:
     def repeated_rows(self) -> pl.Series:
         """Rows whose key digest is shared with another row: the candidates for repeated keys."""
         everything = self._all()
-        ordered = everything.get_column(DIGEST).sort()
-        shared = ordered.filter(ordered == ordered.shift(1)).unique()
-        if shared.is_empty():
+        digests = everything.get_column(DIGEST)
+        if digests.n_unique() == len(digests):  # the usual file: 16 us for 100 rows, not 0.3 ms
             return pl.Series(ROW, [], dtype=pl.Int64)
+        ordered = digests.sort()
+        shared = ordered.filter(ordered == ordered.shift(1)).unique()
         return everything.filter(pl.col(DIGEST).is_in(shared.implode())).get_column(ROW)
 
     def sorted_digests(self) -> pl.Series:
