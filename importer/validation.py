@@ -474,6 +474,8 @@ def duplicate_keys(
     ``keep_last`` (policy ``last_wins``) keeps the last occurrence silently; otherwise every
     occurrence is a problem, since the file does not say which one is right.
     """
+    if keys.is_empty():
+        return empty_problems(), []
     shown = [c for c in key_columns if c != PARTNER_COLUMN]
     repeated = keys.filter(pl.len().over(key_columns) > 1)
     if repeated.is_empty():
