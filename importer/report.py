@@ -126,8 +126,8 @@ def write_reports(report: Report, problems: pl.DataFrame, file_path: Path) -> Pa
 def _atomic(target: Path, mode: str) -> Iterator[IO[Any]]:
     """Write to a hidden temp name beside ``target``, fsync, then rename into place.
 
-    The temp name is the target's own (each job's file has a folder name of its own), so what a
-    crash left half written is written over the next time, with no search of the folder.
+    The temp name follows from the target's (no two jobs' files share a name in one folder), so
+    what a crash left half written is written over the next time, with no search of the folder.
     """
     temporary = target.with_name(f".{target.name}.tmp")
     handle_fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
