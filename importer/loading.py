@@ -33,6 +33,7 @@ from importer.guards import (
     too_many_deletes,
 )
 from importer.headers import HeaderMap, resolve_headers
+from importer.known_hashes import KnownHashes
 from importer.nested import NestedList, nested_lists, validate_lines
 from importer.positions import Positions
 from importer.prefetch import ahead
@@ -40,7 +41,7 @@ from importer.problems import PROBLEM_SCHEMA, empty_problems, reported_value
 from importer.progress import FileProgress
 from importer.raw import ROW, UNREADABLE, RawTable, column_name
 from importer.reading import open_table
-from importer.unchanged import KnownRows, hash_seed, validate_changed
+from importer.unchanged import validate_changed
 from importer.validation import ValidatedBatch, duplicate_keys, validate
 
 
@@ -118,9 +119,7 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
         ],
     )
     targets = [spec, *(n.spec for n in nested)]
-    known = {
-        t.name: KnownRows(load.known_hashes(t), hash_seed(t, options.validation)) for t in targets
-    }
+    known = KnownHashes(attempt, load, targets)
     if options.guards.max_changed_fraction is not None:
         result.live_before = load.live_rows(spec)
     problems: list[pl.DataFrame] = []
@@ -290,7 +289,7 @@ def _validated(
     raw: RawTable,
     headers: HeaderMap,
     nested: list[NestedList],
-    known: dict[str, KnownRows],
+    known: KnownHashes,
 ) -> Iterator[tuple[int, list[ValidatedBatch], set[str]]]:
     """Each batch's number of records, their validation (the feed's own first, then nested
     lists) and the feed's columns they filled. The raw text is not handed on, so batches
@@ -309,9 +308,9 @@ def _validated(
             # Their rows fail: clipped, a value of many megabytes is not copied by every check.
             frame = frame.with_columns(pl.col(pl.String).str.slice(0, max_field_chars + 1))
         records = positions.fill(headers.named(frame, (ROW,)))
-        own = validate_changed(records, spec, context, known[spec.name])
+        own = validate_changed(records, spec, context, known.of(spec, records))
         checked = [ValidatedBatch(own.rows, pl.concat([own.problems, too_long, unreadable]))]
-        checked += [validate_lines(n, records, context, known[n.spec.name]) for n in nested]
+        checked += [validate_lines(n, records, context, known.of(n.spec, records)) for n in nested]
         yield records.height + unreadable.height, checked, filled_columns(records, spec)
 
 

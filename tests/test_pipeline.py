@@ -622,3 +622,30 @@ def test_a_report_half_written_before_a_crash_is_written_over(pipeline: Pipeline
     assert report_of(outcome.path)["status"] == "COMPLETED"
     assert not half_written.exists()
     assert sorted(p.name for p in folder.iterdir()) == ["products.csv", "products.csv.report.json"]
+
+
+def test_a_small_file_is_compared_with_the_live_rows_of_its_own_skus_only(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    catalog = "sku,name,price\n" + "".join(f"S{i},Item {i},{i}.00\n" for i in range(300))
+    process(pipeline, "acme", "products_1.csv", catalog)
+    lookups: list[set[object]] = []
+
+    def note_lookup(
+        _conn: Connection, _cursor: object, statement: str, parameters: Any, *_: object
+    ) -> None:
+        if "sku IN" in statement and "row_hash" in statement:
+            values = parameters.values() if isinstance(parameters, dict) else parameters
+            lookups.append(set(values) - {"acme"})
+
+    event.listen(engine, "before_cursor_execute", note_lookup)
+    delta = "sku,name,price\nS1,Item 1,1.00\nS2,Item 2,9.99\nN1,New,3.00\n"
+    outcome = process(pipeline, "acme", "products_2.csv", delta)
+    report = report_of(outcome.path)
+    assert lookups == [{"S1", "S2", "N1"}]
+    assert (report["unchanged_count"], report["updated_count"], report["inserted_count"]) == (
+        1,
+        1,
+        1,
+    )
+    assert float(str(scalar(engine, "SELECT price FROM products WHERE sku = 'S2'"))) == 9.99

@@ -51,8 +51,6 @@ class MergeCounts:
 class _Table:
     """What is known about one target table during this file's load."""
 
-    known: pl.Series
-    """text hashes of the partner's live rows before this file, sorted"""
     direct: bool
     """the partner had no rows here: batches go straight into the table, no staging"""
     staged: bool = False
@@ -62,6 +60,8 @@ class _Table:
     """``_row`` of rows already merged into the table (fast path)"""
     counts: MergeCounts = field(default_factory=MergeCounts)
     """of the rows merged so far"""
+    known: pl.Series | None = None
+    """text hashes of all the partner's live rows before this file, sorted, once read"""
 
 
 class FileLoad:
@@ -112,7 +112,24 @@ class FileLoad:
 
     def known_hashes(self, spec: FeedSpec) -> pl.Series:
         """The text hashes of the partner's live rows in ``spec``'s table, sorted."""
-        return self._table(spec).known
+        table = self._table(spec)
+        if table.known is None:
+            table.known = _no_hashes() if table.direct else self._live_hashes(spec)
+        return table.known
+
+    def known_hashes_where(self, spec: FeedSpec, column: str, values: list[str]) -> pl.Series:
+        """The sorted text hashes of the partner's live rows whose ``column`` is one of
+        ``values`` (as text), looked up through the primary key, which ``column`` leads."""
+        table = self._table(spec)
+        if table.direct or not values:
+            return _no_hashes()
+        self._end_stream()
+        query = text(
+            f"SELECT {HASH_COLUMN} FROM {spec.table_name} WHERE {PARTNER_COLUMN} = :partner "
+            f"AND {column} IN :values AND deleted_at IS NULL AND {HASH_COLUMN} IS NOT NULL"
+        ).bindparams(bindparam("values", expanding=True))
+        found = self.connection.execute(query, {"partner": self.partner_id, "values": values})
+        return pl.Series(HASH_COLUMN, found.scalars().all(), dtype=pl.Int64).sort()
 
     def stage(self, spec: FeedSpec, rows: pl.DataFrame) -> None:
         """Send the new and changed rows of a batch; unchanged rows (``__unchanged``) are only
@@ -255,10 +272,7 @@ class FileLoad:
         if spec.name not in self._tables:
             self._end_stream()
             direct = self.fast and not self._partner_has_rows(spec)
-            known = (
-                pl.Series(HASH_COLUMN, [], dtype=pl.Int64) if direct else self._live_hashes(spec)
-            )
-            self._tables[spec.name] = _Table(known, direct)
+            self._tables[spec.name] = _Table(direct)
             if direct:
                 self._first_loads.add(spec.name)
         return self._tables[spec.name]
@@ -396,6 +410,10 @@ class FileLoad:
         )
         self.connection.exec_driver_sql(f"DROP TABLE {gone}")
         return int(result.rowcount)
+
+
+def _no_hashes() -> pl.Series:
+    return pl.Series(HASH_COLUMN, [], dtype=pl.Int64)
 
 
 def _in_key_order(spec: FeedSpec, rows: pl.DataFrame) -> pl.DataFrame:
