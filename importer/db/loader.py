@@ -18,10 +18,19 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import polars as pl
-from sqlalchemy import Connection, DateTime, TextClause, bindparam, text
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Select,
+    TextClause,
+    bindparam,
+    literal_column,
+    select,
+    text,
+)
 
 from importer.db import statements
 from importer.db.backends import STAGING_ROW, Backend, backend_for, copy_rows
@@ -124,10 +133,15 @@ class FileLoad:
         if table.direct or not values:
             return _no_hashes()
         self._end_stream()
-        query = text(
-            f"SELECT {HASH_COLUMN} FROM {spec.table_name} WHERE {PARTNER_COLUMN} = :partner "
-            f"AND {column} IN :values AND deleted_at IS NULL AND {HASH_COLUMN} IS NOT NULL"
-        ).bindparams(bindparam("values", expanding=True))
+        query: Select[Any] = (
+            select(literal_column(HASH_COLUMN))
+            .select_from(text(spec.table_name))
+            .where(
+                text(f"{PARTNER_COLUMN} = :partner"),
+                self.backend.one_of(column, "values"),
+                text(f"deleted_at IS NULL AND {HASH_COLUMN} IS NOT NULL"),
+            )
+        )
         found = self.connection.execute(query, {"partner": self.partner_id, "values": values})
         return pl.Series(HASH_COLUMN, found.scalars().all(), dtype=pl.Int64).sort()
 
