@@ -2,8 +2,8 @@
 
 A large file is compared with every live hash of a table, read once: a million of them cost one
 query. A small file is compared with those of the live rows that share its rows' first key value
-(a product's SKU), found through the primary key: reading all of them would cost a 100-row delta
-to a million-row catalog most of a second. The smaller set can only call fewer rows unchanged,
+(a product's SKU), found through the primary key: reading all of them cost a 100-row delta to a
+million-row catalog 0.4-0.5 s. The smaller set can only call fewer rows unchanged,
 and a row not called unchanged is validated and merged, where its values are compared: what is
 written stays exact either way.
 """
