@@ -1,7 +1,7 @@
 """How long the operator's commands take, process start to exit, as a shell runs them.
 
-A ledger of a few hundred small files is loaded first, so that ``jobs`` and ``status`` have rows
-to read. Then each command runs ``repeat`` times: ``--help``, ``jobs``, ``status``, and
+A ledger of ``LEDGER_FILES`` small files is loaded first, so that ``jobs`` and ``status`` have
+rows to read. Then each command runs ``repeat`` times: ``--help``, ``jobs``, ``status``, and
 ``process`` of one new 100-row file (new rows each time, so every run loads). A line gives the
 fastest run, the median and every run's seconds.
 """

@@ -3,9 +3,9 @@
 A large file is compared with every live hash of a table, read once: a million of them cost one
 query. A small file is compared with those of the live rows that share its rows' first key value
 (a product's SKU), found through the primary key: reading all of them cost a 100-row delta to a
-million-row catalog 0.4-0.5 s. The smaller set can only call fewer rows unchanged,
-and a row not called unchanged is validated and merged, where its values are compared: what is
-written stays exact either way.
+million-row catalog 0.4-0.5 s. The smaller set can only call fewer rows unchanged, and a row not
+called unchanged is validated and merged, where its values are compared: what is written stays
+exact either way.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class KnownHashes:
         self._load = load
         self._context = attempt.options.validation
         self._keyed = attempt.spec if attempt.small else None
+        self._keyed_seed = hash_seed(attempt.spec, self._context)
         self._whole = {
             t.name: KnownRows(load.known_hashes(t), hash_seed(t, self._context))
             for t in targets
@@ -49,4 +50,4 @@ class KnownHashes:
             if len(values) > KEYED_LOOKUP_MAX
             else self._load.known_hashes_where(spec, column, values.to_list())
         )
-        return KnownRows(hashes, hash_seed(spec, self._context))
+        return KnownRows(hashes, self._keyed_seed)
