@@ -38,12 +38,11 @@ class FileKeys:
             self.schema = pl.Schema({k: rows.schema[k] for k in self.key})
         self._parts.append(rows.select(ROW, key_digest(self.key)))
 
-    def drop(self, rows: Iterable[int]) -> None:
+    def drop(self, rows: pl.Series) -> None:
         """Forget rows that will not be loaded (repeated keys)."""
-        dropped = pl.Series(list(rows), dtype=pl.Int64)
-        if dropped.is_empty():
+        if rows.is_empty():
             return
-        self._parts = [self._all().filter(~pl.col(ROW).is_in(dropped.implode()))]
+        self._parts = [self._all().filter(~pl.col(ROW).is_in(rows.implode()))]
 
     def repeated_rows(self) -> pl.Series:
         """Rows whose key digest is shared with another row: the candidates for repeated keys."""

@@ -255,7 +255,7 @@ def _drop_repeated_keys(
     keep_last = attempt.options.feed.duplicate_keys == "last_wins"
     candidates = _keys_of_rows(attempt, headers, file_keys.repeated_rows())
     duplicates, dropped = duplicate_keys(candidates, spec.key, keep_last)
-    if dropped:
+    if not dropped.is_empty():
         for target in (spec, *(n.spec for n in nested)):
             load.unstage(target, dropped)
         file_keys.drop(dropped)

@@ -9,7 +9,7 @@ without the list leaves its lines alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import polars as pl
@@ -58,11 +58,10 @@ class NestedList:
             .with_columns(pl.col(LINE_COUNT).fill_null(0).cast(pl.Int64))
         )
 
-    def drop(self, rows: Iterable[int]) -> None:
+    def drop(self, rows: pl.Series) -> None:
         """Forget the lines and parents of records that will not load."""
-        dropped = pl.Series(list(rows), dtype=pl.Int64)
-        self.keys.drop(dropped)
-        self._parents = [p.filter(~pl.col(ROW).is_in(dropped.implode())) for p in self._parents]
+        self.keys.drop(rows)
+        self._parents = [p.filter(~pl.col(ROW).is_in(rows.implode())) for p in self._parents]
 
     def carried_parents(self) -> pl.DataFrame:
         """The keys of the loaded parents whose list the file sent, and how many lines each

@@ -26,6 +26,9 @@ ISO_DATETIMES_WITH_OFFSET = ("%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z")
 ISO_DATETIMES_NAIVE = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", ISO_DATE)
 EARLIEST_DATE = date(1800, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
+ROWS_NAMED = 10
+"""rows a repeated key's message names; listing all made a key sent on every row of a big file
+cost memory by the square of its rows"""
 _INTEGER = r"^[+-]?\d+(\.0*)?$"
 _NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 """a JSON number (a leading ``+`` and a bare ``.5`` allowed); never NaN or Infinity"""
@@ -468,28 +471,49 @@ def _column_label(typed: pl.DataFrame, name: str, context: ValidationContext) ->
 
 def duplicate_keys(
     keys: pl.DataFrame, key_columns: Sequence[str], keep_last: bool
-) -> tuple[pl.DataFrame, list[int]]:
+) -> tuple[pl.DataFrame, pl.Series]:
     """Rows sharing a natural key: problems naming every row involved, and the rows to drop.
 
     ``keep_last`` (policy ``last_wins``) keeps the last occurrence silently; otherwise every
     occurrence is a problem, since the file does not say which one is right.
     """
+    none = pl.Series(ROW, [], dtype=pl.Int64)
     if keys.is_empty():
-        return empty_problems(), []
+        return empty_problems(), none
     shown = [c for c in key_columns if c != PARTNER_COLUMN]
     repeated = keys.filter(pl.len().over(key_columns) > 1)
     if repeated.is_empty():
-        return empty_problems(), []
+        return empty_problems(), none
     if keep_last:
         superseded = repeated.filter(pl.col(ROW) < pl.col(ROW).max().over(key_columns))
-        return empty_problems(), superseded.get_column(ROW).to_list()
-    rows_text = pl.col(ROW).cast(pl.String).implode().over(key_columns).list.join(", ")
-    problems = repeated.select(
+        return empty_problems(), superseded.get_column(ROW).unique().sort()
+    problems = repeated.join(
+        _repeated_key_messages(repeated, key_columns, "+".join(shown)),
+        on=list(key_columns),
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    ).select(
         pl.col(ROW).alias("row"),
         pl.lit("+".join(shown)).alias("column"),
         pl.concat_str([pl.col(c).cast(pl.String) for c in shown], separator=", ").alias("value"),
-        pl.format(
-            "duplicate key: the same {} is on rows {}", pl.lit("+".join(shown)), rows_text
-        ).alias("error"),
+        pl.col("error"),
     )
-    return problems.cast(PROBLEM_SCHEMA), repeated.get_column(ROW).unique().to_list()
+    return problems.cast(PROBLEM_SCHEMA), repeated.get_column(ROW).unique().sort()
+
+
+def _repeated_key_messages(
+    repeated: pl.DataFrame, key_columns: Sequence[str], named: str
+) -> pl.DataFrame:
+    """One message a repeated key, naming its first rows: worded once, not once a row."""
+    sharing = pl.len()
+    listed = pl.col(ROW).sort().head(ROWS_NAMED).cast(pl.String).str.join(", ")
+    return repeated.group_by(key_columns).agg(
+        pl.format(
+            "duplicate key: the same {} is on rows {}",
+            pl.lit(named),
+            pl.when(sharing > ROWS_NAMED)
+            .then(pl.format("{} and {} more", listed, sharing - ROWS_NAMED))
+            .otherwise(listed),
+        ).alias("error")
+    )

@@ -20,7 +20,7 @@ def test_repeated_keys_are_found_across_batches_and_forgotten_when_dropped() -> 
     keys.add(batch([(4, "A3"), (5, "A1")]))
     keys.add(batch([(6, "A1"), (7, "B")]))
     assert sorted(keys.repeated_rows().to_list()) == [2, 5, 6]
-    keys.drop([2, 5])
+    keys.drop(pl.Series([2, 5]))
     assert keys.repeated_rows().to_list() == []
     assert len(keys.sorted_digests()) == 4
 

@@ -13,7 +13,7 @@ themselves are built in :mod:`importer.db.statements`; this module decides which
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -212,13 +212,13 @@ class FileLoad:
         except DuplicateKeyError as exc:  # only direct loads write into a keyed table
             raise RetryCarefullyError(str(exc)) from exc
 
-    def unstage(self, spec: FeedSpec, rows: Iterable[int]) -> None:
+    def unstage(self, spec: FeedSpec, rows: pl.Series) -> None:
         """Take back rows of an earlier batch that a later one showed invalid (duplicate keys)."""
         table = self._tables.get(spec.name)
         if table is None:
             return
-        pending = sorted(set(rows))
-        dropped = pl.Series(pending, dtype=pl.Int64).implode()
+        pending = rows.unique().sort()
+        dropped = pending.implode()
         if table.direct or any(s.is_in(dropped).any() for s in table.applied):
             raise RetryCarefullyError(spec.name)
         self._end_stream()
@@ -228,7 +228,7 @@ class FileLoad:
         if len(pending) > DELETE_CHUNK:  # else each chunk's DELETE scans the whole staging table
             self.connection.exec_driver_sql(statements.index_staged_rows(spec))
         for start in range(0, len(pending), DELETE_CHUNK):
-            chunk = pending[start : start + DELETE_CHUNK]
+            chunk = pending.slice(start, DELETE_CHUNK).to_list()
             self.connection.exec_driver_sql(statements.delete_staged(spec, chunk))
 
     def merge(
