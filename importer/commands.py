@@ -219,6 +219,7 @@ def validate(args: argparse.Namespace, settings: Settings) -> int:
 def _dry_run(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     from importer.attempt import FileAttempt
     from importer.loading import load_file
+    from importer.problem_log import ProblemLog
     from importer.problems import problems_frame
     from importer.report import apply_counts, build_report
     from importer.routing import route
@@ -235,13 +236,19 @@ def _dry_run(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
     except TerminalError as exc:
         job.status, job.message, job.completed_at = JobStatus.FAILED, str(exc), utc_now()
         report = build_report(
-            job, problems_frame(exc.problems), None, settings.reports.max_errors_listed
+            job,
+            ProblemLog.of(problems_frame(exc.problems)),
+            None,
+            settings.reports.max_errors_listed,
         )
     else:
         job.status = JobStatus.FAILED if result.rejection else JobStatus.COMPLETED
         job.message, job.completed_at = result.rejection, utc_now()
         apply_counts(job, result)
-        report = build_report(job, result.problems, result, settings.reports.max_errors_listed)
+        try:
+            report = build_report(job, result.problems, result, settings.reports.max_errors_listed)
+        finally:
+            result.problems.close()
     report.job_id, report.dry_run = None, True
     if args.report:
         args.report.write_text(report.to_json(), encoding="utf-8")

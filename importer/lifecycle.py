@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-import polars as pl
 from loguru import logger
 from sqlalchemy import Connection, Engine
 
@@ -36,7 +35,8 @@ from importer.inbox import Inbox
 from importer.loading import ImportResult, load_file
 from importer.logs import printable
 from importer.partner_ids import check_partner_id
-from importer.problems import empty_problems, problems_frame
+from importer.problem_log import ProblemLog
+from importer.problems import problems_frame
 from importer.report import apply_counts, build_report, write_reports
 from importer.routing import route
 
@@ -132,7 +132,7 @@ class Pipeline:
             f"internal error ({type(exc).__name__}) while processing the file; nothing was "
             "loaded; the operator has the details in the log"
         )
-        return self._finish(job, claimed, empty_problems())
+        return self._finish(job, claimed, ProblemLog())
 
     def _process_claimed(
         self, job: ImportJob, claimed: Path, spec: FeedSpec | TerminalError
@@ -145,7 +145,7 @@ class Pipeline:
             if isinstance(spec, TerminalError):
                 _take_checksum(job, checksum)
                 job.status, job.message = JobStatus.FAILED, str(spec)
-                return self._finish(job, claimed, problems_frame(spec.problems))
+                return self._finish(job, claimed, ProblemLog.of(problems_frame(spec.problems)))
             attempt = FileAttempt.plan(
                 self.settings, job=job, path=claimed, spec=spec, checksum=checksum
             )
@@ -158,7 +158,14 @@ class Pipeline:
         try:
             result = load_file(attempt, self.engine, finish=partial(self._complete, attempt))
         except TerminalError as exc:
-            return self._fail(attempt, str(exc), problems_frame(exc.problems))
+            return self._fail(attempt, str(exc), ProblemLog.of(problems_frame(exc.problems)))
+        try:
+            return self._conclude(attempt, result)
+        finally:
+            result.problems.close()
+
+    def _conclude(self, attempt: FileAttempt, result: ImportResult) -> Outcome:
+        """The outcome of a load that ran: refused, or committed with its rows."""
         if result.rejection is not None:
             return self._fail(attempt, result.rejection, result.problems, result)
         job = attempt.job
@@ -196,13 +203,13 @@ class Pipeline:
         job = attempt.job
         job.status, job.duplicate_of = JobStatus.DUPLICATE, earlier
         job.message = f"the same bytes as job {earlier}, the latest load; nothing was written"
-        return self._finish(job, attempt.path, empty_problems())
+        return self._finish(job, attempt.path, ProblemLog())
 
     def _fail(
         self,
         attempt: FileAttempt,
         message: str,
-        problems: pl.DataFrame,
+        problems: ProblemLog,
         result: ImportResult | None = None,
     ) -> Outcome:
         job = attempt.job
@@ -217,7 +224,7 @@ class Pipeline:
         self,
         job: ImportJob,
         claimed: Path,
-        problems: pl.DataFrame,
+        problems: ProblemLog,
         result: ImportResult | None = None,
     ) -> Outcome:
         """Record the outcome, then file the file away."""
@@ -243,7 +250,7 @@ class Pipeline:
         self,
         job: ImportJob,
         claimed: Path,
-        problems: pl.DataFrame,
+        problems: ProblemLog,
         result: ImportResult | None,
     ) -> Outcome:
         """Write the reports beside the recorded destination, then move the file there."""
@@ -278,12 +285,12 @@ class Pipeline:
         )
         stored = Path(job.stored_path) if job.stored_path else None
         if stored is None or stored.parent.parent.parent.name not in ("done", "failed"):
-            self._finish(job, claimed, empty_problems())
+            self._finish(job, claimed, ProblemLog())
             return
         stored.parent.mkdir(parents=True, exist_ok=True)
         if not Path(f"{stored}.report.json").exists():
-            report = build_report(job, empty_problems(), None, 0)
-            write_reports(report, empty_problems(), stored)
+            report = build_report(job, ProblemLog(), None, 0)
+            write_reports(report, ProblemLog(), stored)
         os.rename(claimed, stored)
         _count(job, JobStatus(job.status))
         logger.bind(partner=partner_id, job_id=job.id, file=file_name).info(
@@ -321,7 +328,7 @@ class Pipeline:
             f"of memory; limits.max_interruptions): it may be what stops the importer, so it "
             f"waits here; `importer retry {job.id}` sends it back"
         )
-        self._finish(job, claimed, empty_problems())
+        self._finish(job, claimed, ProblemLog())
 
 
 def _checksum(hashing: ThreadPoolExecutor, path: Path, size: int) -> Checksum:

@@ -37,6 +37,7 @@ from importer.known_hashes import KnownHashes
 from importer.nested import NestedList, nested_lists, validate_lines
 from importer.positions import Positions
 from importer.prefetch import ahead
+from importer.problem_log import ProblemLog
 from importer.problems import PROBLEM_SCHEMA, empty_problems, reported_value
 from importer.progress import FileProgress
 from importer.raw import ROW, UNREADABLE, RawTable, column_name
@@ -53,7 +54,8 @@ class ImportResult:
     superseded_count: int = 0
     counts: MergeCounts = field(default_factory=MergeCounts)
     children: dict[str, MergeCounts] = field(default_factory=dict)
-    problems: pl.DataFrame = field(default_factory=empty_problems)
+    problems: ProblemLog = field(default_factory=ProblemLog)
+    """the caller closes it once the reports are written"""
     unknown_columns: list[str] = field(default_factory=list)
     filled_columns: list[str] = field(default_factory=list)
     """the feed's columns with a value in some row"""
@@ -86,6 +88,23 @@ def load_file(attempt: FileAttempt, engine: Engine, finish: Finish | None = None
 def _load_once(
     attempt: FileAttempt, engine: Engine, finish: Finish | None, *, fast: bool
 ) -> ImportResult:
+    """The result's problem log is the caller's to close; a load that raises closes its own."""
+    problems = ProblemLog()
+    try:
+        return _load_in_transaction(attempt, engine, finish, problems, fast=fast)
+    except BaseException:
+        problems.close()
+        raise
+
+
+def _load_in_transaction(
+    attempt: FileAttempt,
+    engine: Engine,
+    finish: Finish | None,
+    problems: ProblemLog,
+    *,
+    fast: bool,
+) -> ImportResult:
     with open_table(attempt.path, attempt.options.read) as raw, engine.connect() as connection:
         transaction = connection.begin()
         try:
@@ -93,7 +112,7 @@ def _load_once(
             with FileLoad(
                 connection, attempt.partner_id, job_id, attempt.loaded_at, fast=fast
             ) as load:
-                result = _run(attempt, raw, load)
+                result = _run(attempt, raw, load, problems)
             if result.rejection is None and finish is not None:
                 finish(connection, result)
                 transaction.commit()
@@ -105,13 +124,14 @@ def _load_once(
     return result
 
 
-def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
+def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad, problems: ProblemLog) -> ImportResult:
     spec, options = attempt.spec, attempt.options
     headers = resolve_headers(raw.headers, spec, options.aliases)
     nested = nested_lists(raw, spec, options.aliases)
     used_lists = {n.list_name for n in nested}
     result = ImportResult(
         feed=spec.name,
+        problems=problems,
         unknown_columns=[
             *headers.unknown,
             *(name for name in raw.children if name not in used_lists),
@@ -122,7 +142,6 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
     known = KnownHashes(attempt, load, targets)
     if options.guards.max_changed_fraction is not None:
         result.live_before = load.live_rows(spec)
-    problems: list[pl.DataFrame] = []
     filled: set[str] = set()
     file_keys = FileKeys(spec)
     progress = FileProgress(
@@ -141,7 +160,7 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
                 f"the file has more than {options.limits.max_rows} rows (limits.max_rows)"
             )
         batch_problems = pl.concat([c.problems for c in checked])
-        problems.append(batch_problems)
+        problems.add(batch_problems)
         accepted = _without_rejected(checked, batch_problems)
         for target, rows in zip(targets, accepted, strict=True):
             load.stage(target, rows)
@@ -152,9 +171,8 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad) -> ImportResult:
     duplicates, result.superseded_count = _drop_repeated_keys(
         attempt, headers, nested, load, file_keys
     )
-    problems.append(duplicates)
-    result.problems = pl.concat(problems).sort("row", maintain_order=True)
-    result.failed_count = result.problems.get_column("row").drop_nulls().n_unique()
+    problems.add_repeated_keys(duplicates)
+    result.failed_count = problems.failed_rows
     result.filled_columns = sorted(filled)
     previous = last_shape(load.idle_connection(), attempt.partner_id, spec.name)
     result.dropped_columns, result.new_columns = shape_drift(previous, filled)

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 import polars as pl
 
 from importer.db.ledger import ImportJob, JobStatus
+from importer.problem_log import ProblemLog
 
 if TYPE_CHECKING:
     from importer.loading import ImportResult
@@ -96,10 +97,6 @@ class Report:
         return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
 
 
-def first_errors(problems: pl.DataFrame, limit: int) -> list[dict[str, Any]]:
-    return problems.head(limit).to_dicts()
-
-
 def neutralize_formulas(column: str) -> pl.Expr:
     """Prefix a quote to text a spreadsheet would run as a formula (``=HYPERLINK(...)``)."""
     value = pl.col(column)
@@ -110,12 +107,13 @@ def _starts_with_any(value: pl.Expr) -> pl.Expr:
     return pl.any_horizontal(value.str.starts_with(prefix) for prefix in FORMULA_PREFIXES)
 
 
-def write_reports(report: Report, problems: pl.DataFrame, file_path: Path) -> Path:
+def write_reports(report: Report, problems: ProblemLog, file_path: Path) -> Path:
     """Write ``<file>.report.json`` (and ``<file>.errors.csv`` when there are problems)."""
     if not problems.is_empty():
-        safe = problems.with_columns(neutralize_formulas(c) for c in ("column", "value", "error"))
         with _atomic(Path(f"{file_path}.errors.csv"), "wb") as handle:
-            safe.write_csv(handle, quote_style="non_numeric")
+            problems.write_csv(
+                handle, [neutralize_formulas(c) for c in ("column", "value", "error")]
+            )
     report_path = Path(f"{file_path}.report.json")
     with _atomic(report_path, "w") as handle:
         handle.write(report.to_json())
@@ -143,7 +141,7 @@ def _atomic(target: Path, mode: str) -> Iterator[IO[Any]]:
 
 
 def build_report(
-    job: ImportJob, problems: pl.DataFrame, result: ImportResult | None, max_listed: int
+    job: ImportJob, problems: ProblemLog, result: ImportResult | None, max_listed: int
 ) -> Report:
     assert job.started_at is not None and job.completed_at is not None
     return Report(
@@ -181,8 +179,8 @@ def build_report(
                 result.children.items() if result and job.status == JobStatus.COMPLETED else []
             )
         },
-        error_count=problems.height,
-        errors=first_errors(problems, max_listed),
+        error_count=problems.count,
+        errors=problems.first(max_listed).to_dicts(),
     )
 
 
