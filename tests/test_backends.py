@@ -197,10 +197,13 @@ def test_postgres_statistics_count_the_rows_and_their_small_sample_ends_with_the
 
 def test_sqlite_commits_are_on_disk_before_the_file_moves_on(tmp_path: Path) -> None:
     """WAL keeps readers unblocked; synchronous FULL (2) syncs every commit, not only
-    checkpoints, so a power cut cannot take back a load whose file is in done/."""
+    checkpoints, so a power cut cannot take back a load whose file is in done/. Staging tables
+    live in a temporary file (1) past the page cache: a file staged whole (repeated keys send it
+    the careful way) held all its rows in memory when they lived there."""
     engine = make_engine(f"sqlite:///{tmp_path / 'importer.db'}")
     with engine.connect() as connection:
         journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar_one()
         synchronous = connection.exec_driver_sql("PRAGMA synchronous").scalar_one()
+        temp_store = connection.exec_driver_sql("PRAGMA temp_store").scalar_one()
     engine.dispose()
-    assert (journal, synchronous) == ("wal", 2)
+    assert (journal, synchronous, temp_store) == ("wal", 2, 1)

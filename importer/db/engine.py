@@ -58,7 +58,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # fsync per commit, and big loads pay a checkpoint's anyway.
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA temp_store=MEMORY")
+    # Staging tables in a temporary file past a small cache, not in memory, where a file staged
+    # whole (repeated keys send it the careful way) held every one of its rows.
+    cursor.execute("PRAGMA temp_store=FILE")
     cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
