@@ -7,8 +7,8 @@
 Each file runs in its own ``importer process`` (SQLite, a fresh inbox) so that its peak resident
 memory is its own. The large cases are written to a scratch folder first: a 600 MB line inside a
 600 KB gzip file, a quote never closed at the top of a 200 MB CSV, 300,000 rows behind a stray
-inch mark, 200,000 columns, and a 1 GB NDJSON file. One JSON line a file, then a summary line with
-the largest peak RSS.
+inch mark, 200,000 columns, a 1 GB NDJSON file, 2 million rows all bad, and 2 million rows of one
+key. One JSON line a file, then a summary line with the largest peak RSS.
 """
 
 from __future__ import annotations
@@ -73,12 +73,31 @@ def big_ndjson(path: Path) -> None:
             start += 100_000
 
 
+def every_row_bad(path: Path) -> None:
+    """2 million rows, three bad values each: a partner's export with its columns shifted."""
+    with path.open("wb") as sink:
+        sink.write(b"sku,name,price,msrp,qoh\n")
+        sink.writelines(
+            b"A%d,Item %d with a longer name,price-%d,msrp-%d,q%d\n" % (i, i, i, i, i)
+            for i in range(2_000_000)
+        )
+
+
+def one_key(path: Path) -> None:
+    """2 million rows of the same SKU: an export whose key column lost its values."""
+    with path.open("wb") as sink:
+        sink.write(b"sku,name,price\n")
+        sink.writelines(b"A1,Item %d with a longer name,1.5\n" % i for i in range(2_000_000))
+
+
 LARGE: dict[str, Callable[[Path], None]] = {
     "products_600mb_line.csv.gz": one_long_line_gz,
     "products_quote_never_closed.csv": quote_never_closed,
     "products_stray_inch_mark.csv": stray_inch_mark,
     "products_200k_columns.csv": very_wide,
     "products_1gb.ndjson": big_ndjson,
+    "products_every_row_bad.csv": every_row_bad,
+    "products_one_key.csv": one_key,
 }
 
 
