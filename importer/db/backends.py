@@ -144,7 +144,7 @@ class PostgresBackend:
     def create_staging(
         self, connection: Connection, staging: str, target: str, columns: str
     ) -> None:
-        connection.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{staging}")
+        """No table is left from an earlier transaction: commit drops it, rollback undoes it."""
         connection.exec_driver_sql(
             f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT {columns}, "
             f"CAST(NULL AS BIGINT) AS {STAGING_ROW} FROM {target} WITH NO DATA"

@@ -63,6 +63,11 @@ class _Table:
     direct: bool
     """the partner had no rows here: batches go straight into the table, no staging"""
     staged: bool = False
+    staged_rows: int = 0
+    """rows in the staging table (counted here, not by the server)"""
+    merged: bool = False
+    """the staging table holds rows already merged: it is emptied before the next batch, not
+    after each one, so a one-batch file's table is only dropped"""
     skipped: list[pl.Series] = field(default_factory=list)
     """``_row`` of rows skipped as unchanged"""
     applied: list[pl.Series] = field(default_factory=list)
@@ -165,8 +170,13 @@ class FileLoad:
                 self.connection, staging, spec.table_name, ", ".join(columns)
             )
             table.staged = True
+        elif table.merged:
+            self._end_stream()
+            self.backend.empty(self.connection, staging)
+            table.merged, table.staged_rows = False, 0
         frame = shipped.select(*columns[1:], pl.col(ROW).alias(STAGING_ROW))
         self._write(staging, frame, {PARTNER_COLUMN: self.partner_id})
+        table.staged_rows += frame.height
         if self.fast:
             # Merged now, while the next batch is being read: a key the file repeats later
             # (rare) makes the whole file go again the careful way.
@@ -229,7 +239,8 @@ class FileLoad:
             self.connection.exec_driver_sql(statements.index_staged_rows(spec))
         for start in range(0, len(pending), DELETE_CHUNK):
             chunk = pending.slice(start, DELETE_CHUNK).to_list()
-            self.connection.exec_driver_sql(statements.delete_staged(spec, chunk))
+            deleted = self.connection.exec_driver_sql(statements.delete_staged(spec, chunk))
+            table.staged_rows -= deleted.rowcount
 
     def merge(
         self, spec: FeedSpec, file_keys: FileKeys | None, may_delete: DeleteCheck | None = None
@@ -261,8 +272,7 @@ class FileLoad:
         return replace(counts, unchanged=counts.unchanged + skipped, deleted=deleted)
 
     def _apply(self, spec: FeedSpec, table: _Table) -> None:
-        """Merge what is staged into the table, count it, and empty the staging table."""
-        staging = statements.staging_table(spec)
+        """Merge what is staged into the table and count it."""
         upsert = statements.upsert(self.backend, spec)
         params = {"job": self.job_id, "now": self.now}
         counted = self.backend.counted_upsert(upsert, "first_job_id = :job", "last_job_id = :job")
@@ -272,10 +282,10 @@ class FileLoad:
             self._record_changes(spec)
             self.connection.execute(_sql(upsert), params)
         else:
-            staged = self.connection.exec_driver_sql(f"SELECT COUNT(*) FROM {staging}").scalar_one()
+            staged = table.staged_rows
             self._record_changes(spec)
             inserted, updated = self.connection.execute(_sql(counted), params).one()
-        self.backend.empty(self.connection, staging)
+        table.merged = True
         table.counts = MergeCounts(
             table.counts.inserted + int(inserted),
             table.counts.updated + int(updated),
