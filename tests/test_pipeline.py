@@ -284,6 +284,31 @@ def test_a_key_repeated_after_its_batch_was_merged_is_handled_as_if_merged_at_th
     assert moves == (0 if policy == "reject" else 1)
 
 
+def test_each_batch_of_a_later_load_merges_only_its_own_rows(
+    make_settings: SettingsFactory, engine: Engine
+) -> None:
+    """The staging table still holds the last batch's merged rows until the next batch comes:
+    each merge must count and write its own batch only."""
+    settings = make_settings(
+        database={"url": str(engine.url.render_as_string(hide_password=False)), "batch_rows": 3}
+    )
+    pipeline = Pipeline(settings, engine)
+    process(
+        pipeline, "acme", "products.csv", "sku,price\n" + "".join(f"A{n},1\n" for n in range(9))
+    )
+    later = "".join(f"A{n},{2 if n % 3 == 0 else 1}\n" for n in range(9)) + "B1,5\nB2,5\n"
+    outcome = process(pipeline, "acme", "products-2.csv", "sku,price\n" + later)
+    report = report_of(outcome.path)
+    assert (report["inserted_count"], report["updated_count"], report["unchanged_count"]) == (
+        2,
+        3,
+        6,
+    )
+    changed = scalar(engine, "SELECT COUNT(*) FROM row_changes WHERE column_name = 'price'")
+    assert changed == 3
+    assert scalar(engine, "SELECT COUNT(*) FROM products WHERE price = 2") == 3
+
+
 def test_rows_carry_the_time_of_the_load_that_inserted_and_last_changed_them(
     pipeline: Pipeline, engine: Engine
 ) -> None:
