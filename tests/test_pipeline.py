@@ -652,25 +652,34 @@ def test_a_report_half_written_before_a_crash_is_written_over(pipeline: Pipeline
 def test_a_small_file_is_compared_with_the_live_rows_of_its_own_skus_only(
     pipeline: Pipeline, engine: Engine
 ) -> None:
+    """The SKUs go as one parameter: an array on PostgreSQL, a JSON array on SQLite, which must
+    give back quotes and characters beyond the BMP as they were."""
+    odd = 'Q"é😀'
     catalog = "sku,name,price\n" + "".join(f"S{i},Item {i},{i}.00\n" for i in range(300))
-    process(pipeline, "acme", "products_1.csv", catalog)
+    process(pipeline, "acme", "products_1.csv", catalog + '"Q""é😀",Odd,1.00\n')
     lookups: list[set[object]] = []
+
+    def bound_values(parameter: object) -> list[object]:
+        if isinstance(parameter, list):
+            return parameter
+        if isinstance(parameter, str) and parameter.startswith("["):
+            return list(json.loads(parameter))
+        return [parameter]
 
     def note_lookup(
         _conn: Connection, _cursor: object, statement: str, parameters: Any, *_: object
     ) -> None:
         if ("sku IN" in statement or "sku = ANY" in statement) and "row_hash" in statement:
             bound = parameters.values() if isinstance(parameters, dict) else parameters
-            values = [v for b in bound for v in (b if isinstance(b, list) else [b])]
-            lookups.append(set(values) - {"acme"})
+            lookups.append({v for b in bound for v in bound_values(b)} - {"acme"})
 
     event.listen(engine, "before_cursor_execute", note_lookup)
-    delta = "sku,name,price\nS1,Item 1,1.00\nS2,Item 2,9.99\nN1,New,3.00\n"
+    delta = 'sku,name,price\nS1,Item 1,1.00\nS2,Item 2,9.99\nN1,New,3.00\n"Q""é😀",Odd,1.00\n'
     outcome = process(pipeline, "acme", "products_2.csv", delta)
     report = report_of(outcome.path)
-    assert lookups == [{"S1", "S2", "N1"}]
+    assert lookups == [{"S1", "S2", "N1", odd}]
     assert (report["unchanged_count"], report["updated_count"], report["inserted_count"]) == (
-        1,
+        2,
         1,
         1,
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Protocol
 
 import polars as pl
-from sqlalchemy import Connection, TextClause, bindparam, text
+from sqlalchemy import Connection
 
 from importer.db.faults import driver_cursor
 from importer.db.streams import Constants, PostgresRowStream, RowStream, SqliteRowStream
@@ -68,8 +69,12 @@ class Backend(Protocol):
 
     def as_text(self, expression: str) -> str: ...
 
-    def one_of(self, column: str, parameter: str) -> TextClause:
-        """``column`` equals one of the values of the list bound as ``parameter``."""
+    def one_of(self, column: str, parameter: str) -> str:
+        """``column`` equals one of the values bound as ``parameter`` (see :meth:`values`)."""
+        ...
+
+    def values(self, values: list[str]) -> object:
+        """A list of values as the one parameter :meth:`one_of` binds."""
         ...
 
 
@@ -133,8 +138,12 @@ class SqliteBackend:
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS TEXT)"
 
-    def one_of(self, column: str, parameter: str) -> TextClause:
-        return text(f"{column} IN :{parameter}").bindparams(bindparam(parameter, expanding=True))
+    def one_of(self, column: str, parameter: str) -> str:
+        """One JSON array: a list expanded into a parameter a value cost 0.1 ms a small file."""
+        return f"{column} IN (SELECT value FROM json_each(:{parameter}))"
+
+    def values(self, values: list[str]) -> object:
+        return json.dumps(values, ensure_ascii=False)
 
 
 class PostgresBackend:
@@ -216,9 +225,12 @@ class PostgresBackend:
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS TEXT)"
 
-    def one_of(self, column: str, parameter: str) -> TextClause:
+    def one_of(self, column: str, parameter: str) -> str:
         """One array parameter, not one parameter a value: a third less work for the client."""
-        return text(f"{column} = ANY(:{parameter})")
+        return f"{column} = ANY(:{parameter})"
+
+    def values(self, values: list[str]) -> object:
+        return values
 
 
 def backend_for(connection: Connection) -> Backend:

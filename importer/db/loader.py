@@ -17,18 +17,16 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import polars as pl
 from sqlalchemy import (
     Connection,
     DateTime,
-    Select,
     TextClause,
     bindparam,
-    literal_column,
-    select,
     text,
 )
 
@@ -138,16 +136,10 @@ class FileLoad:
         if table.direct or not values:
             return _no_hashes()
         self._end_stream()
-        query: Select[Any] = (
-            select(literal_column(HASH_COLUMN))
-            .select_from(text(spec.table_name))
-            .where(
-                text(f"{PARTNER_COLUMN} = :partner"),
-                self.backend.one_of(column, "values"),
-                text(f"deleted_at IS NULL AND {HASH_COLUMN} IS NOT NULL"),
-            )
+        query = _keyed_hashes(spec, self.backend.one_of(column, "values"))
+        found = self.connection.execute(
+            query, {"partner": self.partner_id, "values": self.backend.values(values)}
         )
-        found = self.connection.execute(query, {"partner": self.partner_id, "values": values})
         return pl.Series(HASH_COLUMN, found.scalars().all(), dtype=pl.Int64).sort()
 
     def stage(self, spec: FeedSpec, rows: pl.DataFrame) -> None:
@@ -434,6 +426,15 @@ class FileLoad:
         )
         self.connection.exec_driver_sql(f"DROP TABLE {gone}")
         return int(result.rowcount)
+
+
+@lru_cache(maxsize=64)
+def _keyed_hashes(spec: FeedSpec, key_is_one_of: str) -> TextClause:
+    """Built once: a statement built for every small file cost it 0.1 ms."""
+    return text(
+        f"SELECT {HASH_COLUMN} FROM {spec.table_name} WHERE {PARTNER_COLUMN} = :partner "
+        f"AND {key_is_one_of} AND deleted_at IS NULL AND {HASH_COLUMN} IS NOT NULL"
+    )
 
 
 def _no_hashes() -> pl.Series:
