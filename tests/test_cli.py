@@ -163,3 +163,22 @@ def test_polars_allocator_gets_one_arena_per_cpu_unless_the_operator_set_it(
         check=True,
     )
     assert shown.stdout.strip().split(",")[-1] == expected  # Polars puts its own before it
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [(None, max(1, (os.cpu_count() or 1) // 2)), ("3", 3)]
+)
+def test_polars_gets_half_the_cpus_unless_the_operator_set_its_threads(
+    given: str | None, expected: int
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "POLARS_MAX_THREADS"}
+    if given is not None:
+        env["POLARS_MAX_THREADS"] = given
+    shown = subprocess.run(
+        [sys.executable, "-c", "import importer.cli, polars; print(polars.thread_pool_size())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(shown.stdout) == expected
