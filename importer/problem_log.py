@@ -72,7 +72,7 @@ class ProblemLog:
 
     def in_row_order(self) -> Iterator[pl.DataFrame]:
         """Every problem by row, a run at a time; a row's own problems keep their order."""
-        late = self._late  # repeated keys name rows, never none
+        late = self._late  # every repeated key's problem names its row
         for run in self._ordered():
             last = run.get_column("row").max()
             if late.is_empty() or last is None:
