@@ -146,23 +146,31 @@ def _in_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(SAMPLES.parent)
 
 
+def _printed_under(variable: str, given: str | None, code: str) -> str:
+    """What ``code`` prints after importing importer, with ``variable`` unset or ``given``."""
+    env = {k: v for k, v in os.environ.items() if k != variable}
+    if given is not None:
+        env[variable] = given
+    shown = subprocess.run(
+        [sys.executable, "-c", f"import importer.cli; {code}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return shown.stdout.strip()
+
+
 @pytest.mark.parametrize(
     ("given", "expected"), [(None, f"narenas:{os.cpu_count()}"), ("narenas:8", "narenas:8")]
 )
 def test_polars_allocator_gets_one_arena_per_cpu_unless_the_operator_set_it(
     given: str | None, expected: str
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
-    if given is not None:
-        env["_RJEM_MALLOC_CONF"] = given
-    shown = subprocess.run(
-        [sys.executable, "-c", "import importer.cli, os; print(os.environ['_RJEM_MALLOC_CONF'])"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+    shown = _printed_under(
+        "_RJEM_MALLOC_CONF", given, "import os; print(os.environ['_RJEM_MALLOC_CONF'])"
     )
-    assert shown.stdout.strip().split(",")[-1] == expected  # Polars puts its own before it
+    assert shown.split(",")[-1] == expected  # Polars puts its own before it
 
 
 @pytest.mark.parametrize(
@@ -171,14 +179,7 @@ def test_polars_allocator_gets_one_arena_per_cpu_unless_the_operator_set_it(
 def test_polars_gets_half_the_cpus_unless_the_operator_set_its_threads(
     given: str | None, expected: int
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "POLARS_MAX_THREADS"}
-    if given is not None:
-        env["POLARS_MAX_THREADS"] = given
-    shown = subprocess.run(
-        [sys.executable, "-c", "import importer.cli, polars; print(polars.thread_pool_size())"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+    shown = _printed_under(
+        "POLARS_MAX_THREADS", given, "import polars; print(polars.thread_pool_size())"
     )
-    assert int(shown.stdout) == expected
+    assert int(shown) == expected
