@@ -45,6 +45,8 @@ class KnownHashes:
             if column in records.columns
             else pl.Series(column, [], dtype=pl.String)
         )
+        # A value with a NUL is a row error, matches nothing stored, and PostgreSQL refuses it.
+        values = values.filter(~values.str.contains("\x00", literal=True))
         hashes = (
             self._load.known_hashes(spec)
             if len(values) > KEYED_LOOKUP_MAX

@@ -472,7 +472,8 @@ def _column_label(typed: pl.DataFrame, name: str, context: ValidationContext) ->
 def duplicate_keys(
     keys: pl.DataFrame, key_columns: Sequence[str], keep_last: bool
 ) -> tuple[pl.DataFrame, pl.Series]:
-    """Rows sharing a natural key: problems naming every row involved, and the rows to drop.
+    """Rows sharing a natural key: a problem on every row involved, naming the key's first rows,
+    and the rows to drop.
 
     ``keep_last`` (policy ``last_wins``) keeps the last occurrence silently; otherwise every
     occurrence is a problem, since the file does not say which one is right.

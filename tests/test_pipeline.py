@@ -649,6 +649,24 @@ def test_a_report_half_written_before_a_crash_is_written_over(pipeline: Pipeline
     assert sorted(p.name for p in folder.iterdir()) == ["products.csv", "products.csv.report.json"]
 
 
+def test_a_small_file_with_a_nul_in_a_key_reports_the_row_and_loads_the_rest(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    """Its keys are looked up among the live rows: a NUL in one must not reach the database."""
+    rows = "".join(f"A{n},Item {n},1.00\n" for n in range(20))
+    process(pipeline, "acme", "products_1.csv", "sku,name,price\n" + rows)
+    outcome = process(
+        pipeline, "acme", "products_2.csv", "sku,name,price\n" + rows + "B\x001,Odd,3.00\n"
+    )
+    report = report_of(outcome.path)
+    assert (report["status"], report["unchanged_count"], report["failed_count"]) == (
+        "COMPLETED",
+        20,
+        1,
+    )
+    assert [(e["row"], e["error"]) for e in report["errors"]] == [(22, "contains a NUL character")]
+
+
 def test_a_small_file_is_compared_with_the_live_rows_of_its_own_skus_only(
     pipeline: Pipeline, engine: Engine
 ) -> None:
