@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, time
@@ -18,6 +19,28 @@ from importer.config import ExpectedFeed, Settings
 from importer.db.ledger import Ledger
 from importer.retention import purge_old_days
 from importer.sftp_poller import SftpPoller
+
+SCHEDULER_LOGGERS = ("apscheduler.scheduler", "apscheduler.executors.default")
+
+
+class _CoalescedRuns(logging.Filter):
+    """A run skipped while the last one still runs, or started late, is what ``max_instances=1``
+    and ``coalesce`` ask for: an SFTP poll slower than its interval warned at every interval.
+    Such lines are demoted to DEBUG; any other stays as it is."""
+
+    EXPECTED = ("Execution of job", "Run time of job")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and str(record.msg).startswith(self.EXPECTED):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def _quiet_coalesced_runs() -> None:
+    for name in SCHEDULER_LOGGERS:
+        named = logging.getLogger(name)
+        if not any(isinstance(f, _CoalescedRuns) for f in named.filters):
+            named.addFilter(_CoalescedRuns())
 
 
 def check_expected(engine: Engine, expected: ExpectedFeed, now: datetime | None = None) -> bool:
@@ -45,6 +68,7 @@ def start_scheduler(
     on_rescan: Callable[[], None],
     pollers: list[SftpPoller],
 ) -> BackgroundScheduler:
+    _quiet_coalesced_runs()
     scheduler = BackgroundScheduler(timezone="UTC")
     for poller in pollers:
         source = poller.source

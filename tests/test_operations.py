@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from importer.exceptions import ConfigError
 from importer.lifecycle import Pipeline
 from importer.locks import SingleDaemonLock
 from importer.retention import purge_old_days
-from importer.schedules import check_expected
+from importer.schedules import check_expected, start_scheduler
 from tests.conftest import SettingsFactory, drop_file, process
 
 
@@ -136,3 +139,26 @@ def test_a_file_whose_loads_keep_being_cut_short_waits_in_failed_until_retried(
     assert incoming.exists(), "a retry starts the count again"
     loaded = pipeline.process(incoming, "acme")
     assert loaded is not None and loaded.status == JobStatus.COMPLETED
+
+
+def test_a_run_skipped_while_the_last_still_runs_is_not_a_warning(
+    make_settings: SettingsFactory, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rescan slower than its interval, as an SFTP poll can be: coalesced runs are expected."""
+    caplog.set_level(logging.DEBUG, logger="apscheduler")
+    settings = make_settings(daemon={"poll_interval_s": 0.2})
+    rescans = threading.Event()
+
+    def slow_rescan() -> None:
+        rescans.set()
+        time.sleep(0.7)
+
+    scheduler = start_scheduler(settings, engine, threading.Event(), slow_rescan, [])
+    try:
+        assert rescans.wait(5)
+        time.sleep(1.0)
+    finally:
+        scheduler.shutdown(wait=True)
+    scheduled = [r for r in caplog.records if r.name.startswith("apscheduler")]
+    assert any("skipped" in r.getMessage() for r in scheduled)
+    assert [r.getMessage() for r in scheduled if r.levelno >= logging.WARNING] == []
