@@ -403,13 +403,22 @@ def feeds(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 1 when the tables still differ from the code: no migration mends a hand-made change."""
     with _engine(settings) as engine:
         found = schema.upgrade(engine)
+        drift = schema.differences(engine)
     if found.standing == "current":
         print(f"database schema already at {found.head}")
     else:
         print(f"database schema upgraded from {found.database or 'empty'} to {found.head}")
-    return EXIT_OK
+    for difference in drift:
+        print(f"  differs from the code: {difference}")
+    if drift:
+        print(
+            "the tables differ from the code, which no migration changes back: restore the "
+            "database from a backup, or change them back by hand"
+        )
+    return EXIT_FAILED if drift else EXIT_OK
 
 
 def db_status(args: argparse.Namespace, settings: Settings) -> int:

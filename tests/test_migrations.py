@@ -233,6 +233,11 @@ def test_a_column_dropped_by_hand_stops_the_command_instead_of_retrying(
     status = importer(config, "db", "status")
     assert status.returncode == 1
     assert "add_column products.row_hash" in status.stdout
+    upgraded = importer(config, "db", "upgrade")
+    assert upgraded.returncode == 1
+    assert f"database schema already at {HEAD}" in upgraded.stdout
+    assert "add_column products.row_hash" in upgraded.stdout
+    assert "no migration changes back" in upgraded.stdout
 
 
 def test_db_status_shows_the_revision_and_the_head(tmp_path: Path, database_url: str) -> None:
