@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import TextIO
 import polars as pl
 
 from importer.exceptions import UnreadableFileError
+from importer.json_wording import worded
 from importer.names import snake_case
 
 BLOCK_BYTES = 4 << 20
@@ -120,8 +122,10 @@ def _object_problem(line: bytes) -> str | None:
         value = json.loads(line, parse_constant=_refuse_constant)
     except _ConstantError:
         return _NOT_FINITE
-    except ValueError as exc:
-        return f"not JSON: {getattr(exc, 'msg', exc)} (column {getattr(exc, 'colno', '?')})"
+    except json.JSONDecodeError as exc:
+        return f"not JSON: {worded(exc)} (column {exc.colno})"
+    except ValueError:  # valid JSON, but a number too long for Python's int
+        return f"a number of more than {sys.get_int_max_str_digits()} digits"
     if not isinstance(value, dict):
         return "not a JSON object: send one record, {...}, per line"
     return None
@@ -242,7 +246,9 @@ class _JsonText:
             except json.JSONDecodeError as exc:
                 if self._more():
                     continue
-                raise UnreadableFileError(f"invalid JSON: {exc.msg} (line {exc.lineno})") from exc
+                raise UnreadableFileError(
+                    f"invalid JSON: {worded(exc)} (line {exc.lineno}, column {exc.colno})"
+                ) from exc
             if end == len(self._text) and self._more():
                 continue  # a number may go on in the next read
             if end - self._at > self._limit:
