@@ -31,7 +31,7 @@ from sqlalchemy import Engine
 from importer.clock import as_utc, utc_now
 from importer.config import SftpSource
 from importer.db.ledger import ImportJob, JobStatus
-from importer.db.remote_files import RemoteFile, RemoteLedger, RemoteState
+from importer.db.remote_files import IN_HAND, RemoteFile, RemoteLedger, RemoteState
 from importer.db.source_leases import hold
 from importer.exceptions import TransientError
 from importer.inbox import Inbox, is_temporary
@@ -47,6 +47,8 @@ from importer.sftp_client import (
 from importer.stability import MARKER_SUFFIXES, is_marker
 
 _SERVER_PATH = re.compile(r"(?<![\w.~])/(?:[^\s/'\"]+/)*[^\s/'\",;:)]+")
+_DOWNLOADING = re.compile(r"^\..+\.(\d+)\.part$")
+"""the temporary name of a download (see ``_temporary_name``)"""
 
 
 def partner_copy(text: str) -> str:
@@ -76,6 +78,7 @@ class SftpPoller:
         self._failures = 0
         self._resume_at = 0.0
         self._key: paramiko.PKey | None = None
+        self._swept = False
 
     def poll(self) -> None:
         """One round: answer this host's finished files, then, holding the source's lease,
@@ -115,6 +118,9 @@ class SftpPoller:
     def _fetch_round(self, session: SftpSession) -> None:
         """Claims left behind first (fetched again), then new files in the order they apply;
         the lease is renewed before each download and the round ends if it was lost."""
+        if not self._swept:
+            self._sweep_cut_downloads()
+            self._swept = True
         lease = timedelta(seconds=self.source.lease_s)
         for row in self.remote.take_over(self.source.id, lease, self.started_at):
             if not self._hold():
@@ -193,6 +199,28 @@ class SftpPoller:
             ):
                 ready.append(entry)
         return ready
+
+    def _sweep_cut_downloads(self) -> None:
+        """Remove what downloads cut short by a crash left in the inbox, once their claims are
+        no longer this host's (another host fetched the file since): nothing else would. A claim
+        still this host's is fetched again over its file; a name no claim gave is left alone."""
+        folder = self.inbox.incoming / self.source.partner
+        if not folder.is_dir():
+            return
+        found = {
+            path.name: int(match[1])
+            for path in folder.iterdir()
+            if (match := _DOWNLOADING.match(path.name))
+        }
+        for row in self.remote.rows(set(found.values())) if found else []:
+            mine = row.host == self.inbox.host and row.state in IN_HAND
+            if _temporary_name(row) in found and not mine:
+                (folder / _temporary_name(row)).unlink(missing_ok=True)
+                logger.bind(source=self.source.id, partner=row.partner_id).info(
+                    "sftp {}: removed a download of {} that a stop cut short (fetched since)",
+                    self.source.id,
+                    printable(row.remote_path),
+                )
 
     def _download(self, session: SftpSession, entry: RemoteEntry, row: RemoteFile) -> None:
         """Download a claim; it becomes FETCHED, then its file is renamed into the inbox. A

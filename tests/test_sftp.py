@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 
 from importer.config import Settings, SftpSource
 from importer.db.ledger import JobStatus
+from importer.db.remote_files import RemoteFile, RemoteLedger
 from importer.lifecycle import Pipeline
 from importer.ordering import OrderBy
 from importer.scanning import waiting
@@ -363,3 +364,37 @@ def test_files_are_fetched_in_the_order_their_lane_applies_them(
         fetched = connection.execute(text("SELECT remote_path FROM remote_files ORDER BY id"))
         order_seen = [names.index(posixpath.basename(p)) for p in fetched.scalars()]
     assert order_seen == expected
+
+
+def test_a_download_a_crash_cut_short_is_removed_once_another_host_has_its_file(
+    server: SftpServer, tmp_path: Path, make_settings: SettingsFactory, engine: Engine
+) -> None:
+    _, pipeline, poller = acme_only(make_settings, engine, acme_source(server, tmp_path))
+    folder = pipeline.inbox.incoming / "acme"
+    folder.mkdir(parents=True)
+    here, elsewhere = RemoteLedger(engine, pipeline.inbox.host), RemoteLedger(engine, "host-b")
+
+    def cut_short(ledger: RemoteLedger, name: str) -> Path:
+        row = ledger.claim(
+            RemoteFile(
+                source=poller.source.id,
+                partner_id="acme",
+                remote_path=f"/{name}",
+                size_bytes=3,
+                mtime=1,
+            )
+        )
+        assert row is not None
+        left = folder / f".{name}.{row.id}.part"
+        left.write_text("par")
+        return left
+
+    taken_over = cut_short(elsewhere, "products_1.csv")
+    still_mine = cut_short(here, "products_2.csv")
+    claim_id = taken_over.name.split(".")[-2]
+    partners_own = folder / f".products_3.csv.{claim_id}.part"  # no claim gave this name
+    partners_own.write_text("uploading")
+    poller.poll()
+    assert not taken_over.exists()
+    assert still_mine.read_text() == "par"
+    assert partners_own.read_text() == "uploading"

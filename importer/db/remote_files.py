@@ -12,7 +12,7 @@ fetched again.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import BigInteger, DateTime, Engine, Index, Text, delete, func, or_, update
@@ -143,6 +143,10 @@ class RemoteLedger:
             merged = session.merge(row)
             session.commit()
             return merged
+
+    def rows(self, ids: Collection[int]) -> list[RemoteFile]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(RemoteFile).where(col(RemoteFile.id).in_(ids))))
 
     def unsettled(self, source: str) -> list[RemoteFile]:
         """This host's fetched files of ``source`` (and those fetched before hosts were named)."""
