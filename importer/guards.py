@@ -93,11 +93,13 @@ def dropped_message(dropped: list[str]) -> str:
     )
 
 
-def too_many_changes(updated: int, live: int, limit: float | None) -> str | None:
+def too_many_changes(
+    updated: int, live: int, limit: float | None, rows: str = "rows"
+) -> str | None:
     if limit is None or live == 0 or updated / live <= limit:
         return None
     return (
-        f"the file would change {updated} of the partner's {live} existing rows "
+        f"the file would change {updated} of the partner's {live} existing {rows} "
         f"({updated / live:.1%}), more than max_changed_fraction {limit:.0%}; the report shows "
         "a sample of the changes"
     )

@@ -65,8 +65,9 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     changes_sample: list[dict[str, object]] = field(default_factory=list)
     """the first changes, when the changed-rows guard stopped the file"""
-    live_before: int = 0
-    """the partner's live rows before the file (counted where ``max_changed_fraction`` asks)"""
+    live_before: dict[str, int] = field(default_factory=dict)
+    """the partner's live rows before the file, by feed, its nested lines' included (counted
+    where ``max_changed_fraction`` asks)"""
     rejection: str | None = None
     """why nothing was loaded, when the file as a whole was refused"""
 
@@ -141,7 +142,7 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad, problems: ProblemL
     targets = [spec, *(n.spec for n in nested)]
     known = KnownHashes(attempt, load, targets)
     if options.guards.max_changed_fraction is not None:
-        result.live_before = load.live_rows(spec)
+        result.live_before = {target.name: load.live_rows(target) for target in targets}
     filled: set[str] = set()
     file_keys = FileKeys(spec)
     progress = FileProgress(
@@ -204,15 +205,27 @@ def _guarded_merge(
     if result.rejection is None:
         _merge(attempt, load, nested, file_keys, result)
     if result.rejection is None:
-        changed = too_many_changes(
-            result.counts.updated, result.live_before, guards.max_changed_fraction
-        )
+        changed = _too_many_changes(attempt, result)
         if changed is not None and not _guard(attempt, load, result, changed):
             result.changes_sample = load.changes_sample(CHANGES_SHOWN)
     if result.rejection is not None:
         result.counts, result.children = MergeCounts(), {}
     elif result.dropped_columns:
         result.warnings.insert(0, dropped_warning(result.dropped_columns))
+
+
+def _too_many_changes(attempt: FileAttempt, result: ImportResult) -> str | None:
+    """The first of the file's tables it would change too much of: its rows, then each list's
+    lines (a file of orders whose every line's quantity was multiplied changes no order)."""
+    limit = attempt.options.guards.max_changed_fraction
+    updated = {attempt.spec.name: result.counts.updated}
+    updated |= {name: counts.updated for name, counts in result.children.items()}
+    for name, count in updated.items():
+        rows = "rows" if name == attempt.spec.name else f"{name} rows"
+        reason = too_many_changes(count, result.live_before.get(name, 0), limit, rows)
+        if reason is not None:
+            return reason
+    return None
 
 
 def _merge(

@@ -36,10 +36,12 @@ class Partner:
         )
         self.sent = 0
 
-    def send(self, body: str, name: str = "products") -> tuple[int, dict[str, Any], str]:
+    def send(
+        self, body: str, name: str = "products", suffix: str = ".csv"
+    ) -> tuple[int, dict[str, Any], str]:
         """Exit code, report and log of one file."""
         self.sent += 1
-        path = self.tmp_path / f"{name}_{self.sent}.csv"
+        path = self.tmp_path / f"{name}_{self.sent}{suffix}"
         path.write_text(body)
         done = importer(self.config, "process", "--partner", self.name, str(path))
         (report,) = self.inbox.glob(f"*/{self.name}/*/{path.name}.report.json")
@@ -140,3 +142,24 @@ def test_a_file_that_changes_too_many_rows_fails_with_a_sample_of_the_changes(
     assert partner.rows("SELECT MAX(price) FROM products")[0][0] == 10
     code, report, _ = partner.send(catalog(range(10)).replace("S1,Item 1,2.0", "S1,Item 1,3"))
     assert (code, report["updated_count"]) == (0, 1)
+
+
+def test_orders_whose_lines_change_too_much_fail_though_no_order_changes(
+    tmp_path: Path, database_url: str
+) -> None:
+    partner = Partner(tmp_path, database_url, "[feeds.orders]\nmax_changed_fraction = 0.5\n")
+
+    def orders(quantity: int) -> str:
+        return json.dumps(
+            [
+                {"orderNumber": f"O{n}", "items": [{"sku": "A", "quantity": quantity}]}
+                for n in range(4)
+            ]
+        )
+
+    assert partner.send(orders(1), "orders", ".json")[0] == 0
+    code, report, _ = partner.send(orders(100), "orders", ".json")
+    assert (code, report["status"]) == (1, "FAILED")
+    assert "would change 4 of the partner's 4 existing order_line_items rows" in report["message"]
+    assert {change["column"] for change in report["changes_sample"]} == {"quantity"}
+    assert partner.rows("SELECT MAX(quantity) FROM order_line_items")[0][0] == 1
