@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import urllib.request
+from pathlib import Path
+
+import pytest
 from sqlalchemy import Engine
 
+from importer import http_answers
 from importer.clock import utc_now
 from importer.lifecycle import Pipeline
 from importer.web.chart import daily_chart
 from importer.web.pages import CHART_DAYS, daily, grid, health
-from importer.web.server import StatusPages
+from importer.web.server import StatusPages, serve
 from tests.conftest import process
 
 
@@ -44,3 +49,29 @@ def test_a_cell_shows_the_columns_its_last_file_lacked(pipeline: Pipeline, engin
 
     assert lane.dropped_columns == ["price"]
     assert 'class="small drift">lacks price<' in body.decode()
+
+
+def test_errors_csv_is_streamed_from_its_file_never_read_whole(
+    pipeline: Pipeline, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An errors.csv can be larger than the file it is about (several problems a row)."""
+    rows = "".join(f"A{n},x,not-a-price\n" for n in range(300))
+    outcome = process(pipeline, "acme", "products.csv", "sku,name,price\n" + rows)
+    with Path(f"{outcome.path}.errors.csv").open("rb") as handle:
+        expected = handle.read()
+
+    def whole(_path: Path) -> bytes:
+        raise AssertionError("errors.csv read whole into memory")
+
+    monkeypatch.setattr(http_answers, "STREAM_CHUNK_BYTES", 1000)
+    monkeypatch.setattr(Path, "read_bytes", whole)
+    server = serve("127.0.0.1", 0, StatusPages(lambda: pipeline.settings, engine))
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/jobs/{outcome.job_id}/errors.csv"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            assert answer.headers["Content-Length"] == str(len(expected))
+            assert answer.read() == expected
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(expected) > 10_000

@@ -11,6 +11,7 @@ import re
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import unquote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -35,8 +36,8 @@ _POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
 _PARTNER = re.compile(r"^/partners/([^/]+)$")
 _JOB = re.compile(r"^/jobs/(\d+)$")
 _ERRORS = re.compile(r"^/jobs/(\d+)/errors\.csv$")
-Page = tuple[int, bytes, str]
-"""status, body, content type"""
+Page = tuple[int, bytes | Path, str]
+"""status, body (or a file to stream), content type"""
 
 
 class StatusPages:
@@ -78,7 +79,7 @@ class StatusPages:
         page = job_page(self._engine, job_id)
         if page is None or page.errors_csv is None:
             return _not_found()
-        return 200, page.errors_csv.read_bytes(), "text/csv; charset=utf-8"
+        return 200, page.errors_csv, "text/csv; charset=utf-8"
 
 
 def serve(host: str, port: int, pages: StatusPages) -> ThreadingHTTPServer:
