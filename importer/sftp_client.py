@@ -13,7 +13,7 @@ import os
 import posixpath
 import stat
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,13 +219,15 @@ class SftpSession:
         except TRANSPORT_ERRORS as exc:
             raise SftpError(f"cannot delete {path}: {exc or type(exc).__name__}") from exc
 
-    def upload(self, content: bytes, folder: str, name: str) -> None:
-        """Write under a temporary name, then rename, so the partner never sees half a report."""
+    def upload(self, content: Iterable[bytes], folder: str, name: str) -> None:
+        """Write under a temporary name, then rename, so the partner never sees half a report;
+        ``content`` comes a part at a time, so a large errors.csv is never whole in memory."""
         try:
             self._ensure_folder(folder)
             temporary = posixpath.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.part")
             with self.sftp.open(temporary, "wb") as remote:
-                remote.write(content)
+                for part in content:
+                    remote.write(part)
             self.sftp.posix_rename(temporary, posixpath.join(folder, name))
         except TRANSPORT_ERRORS as exc:
             raise SftpError(

@@ -20,7 +20,7 @@ import os
 import posixpath
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -47,6 +47,7 @@ from importer.sftp_client import (
 from importer.stability import MARKER_SUFFIXES, is_marker
 
 _SERVER_PATH = re.compile(r"(?<![\w.~])/(?:[^\s/'\"]+/)*[^\s/'\",;:)]+")
+UPLOAD_CHUNK_CHARS = 1 << 20
 _DOWNLOADING = re.compile(r"^\..+\.(\d+)\.part$")
 """the temporary name of a download (see ``_temporary_name``)"""
 
@@ -54,6 +55,21 @@ _DOWNLOADING = re.compile(r"^\..+\.(\d+)\.part$")
 def partner_copy(text: str) -> str:
     """Report text for the partner: no path of ours in it."""
     return _SERVER_PATH.sub("<path>", text)
+
+
+def partner_copy_of(report: Path) -> Iterator[bytes]:
+    """A report file as the partner gets it, about ``UPLOAD_CHUNK_CHARS`` at a time, each part
+    cut after a line break (no path spans one): an errors.csv can outgrow its file."""
+    with report.open(encoding="utf-8", newline="") as handle:
+        held = ""
+        while chunk := handle.read(UPLOAD_CHUNK_CHARS):
+            held += chunk
+            cut = held.rfind("\n") + 1
+            if cut:
+                yield partner_copy(held[:cut]).encode()
+                held = held[cut:]
+        if held:
+            yield partner_copy(held).encode()
 
 
 class SftpPoller:
@@ -314,8 +330,7 @@ class SftpPoller:
         for suffix in (".report.json", ".errors.csv"):
             local = Path(f"{job.stored_path}{suffix}")
             if local.exists():
-                text = partner_copy(local.read_text(encoding="utf-8"))
-                session.upload(text.encode("utf-8"), target, f"{name}{suffix}")
+                session.upload(partner_copy_of(local), target, f"{name}{suffix}")
 
 
 def _temporary_name(row: RemoteFile) -> str:

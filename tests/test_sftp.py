@@ -16,6 +16,7 @@ import pytest
 from loguru import logger
 from sqlalchemy import Engine, text
 
+from importer import sftp_poller
 from importer.config import Settings, SftpSource
 from importer.db.ledger import JobStatus
 from importer.db.remote_files import RemoteFile, RemoteLedger
@@ -164,6 +165,36 @@ def test_failed_file_goes_back_with_its_report_and_no_server_paths(
     assert '"status": "FAILED"' in report
     assert str(tmp_path) not in report
     assert "abc" in (failed / "products.csv.errors.csv").read_text()
+
+
+def test_a_large_report_goes_back_a_part_at_a_time_as_the_whole_would(
+    server: SftpServer,
+    tmp_path: Path,
+    make_settings: SettingsFactory,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sftp_poller, "UPLOAD_CHUNK_CHARS", 50)
+    parts: list[int] = []
+    whole_copy = sftp_poller.partner_copy_of
+
+    def counted(report: Path) -> Iterator[bytes]:
+        parts.append(0)
+        for part in whole_copy(report):
+            parts[-1] += 1
+            yield part
+
+    monkeypatch.setattr(sftp_poller, "partner_copy_of", counted)
+    settings = make_settings(sources=[acme_source(server, tmp_path)])
+    pipeline = Pipeline(settings, engine)
+    rows = "".join(f"A{n},/srv/x{n}\n" for n in range(200))
+    (server.folder("acme") / "products.csv").write_text("sku,price\n" + rows)
+    assert round_trip(settings, pipeline, engine) == [JobStatus.FAILED]
+    (local,) = (pipeline.inbox.root / "failed").rglob("products.csv.errors.csv")
+    sent = (server.folder("acme") / "failed" / "products.csv.errors.csv").read_text()
+    assert sent == partner_copy(local.read_text())
+    assert sent.count("\n") == 201 and "/srv/x199" not in sent
+    assert max(parts) > 100  # errors.csv went a line or two at a time
 
 
 def test_partner_copy_hides_paths() -> None:
