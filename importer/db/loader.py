@@ -431,10 +431,7 @@ class FileLoad:
 @lru_cache(maxsize=64)
 def _keyed_hashes(spec: FeedSpec, key_is_one_of: str) -> TextClause:
     """Built once: a statement built for every small file cost it 0.1 ms."""
-    return text(
-        f"SELECT {HASH_COLUMN} FROM {spec.table_name} WHERE {PARTNER_COLUMN} = :partner "
-        f"AND {key_is_one_of} AND deleted_at IS NULL AND {HASH_COLUMN} IS NOT NULL"
-    )
+    return text(statements.keyed_hashes(spec, key_is_one_of))
 
 
 def _no_hashes() -> pl.Series:
