@@ -228,10 +228,13 @@ class SftpPoller:
             for path in folder.iterdir()
             if (match := _DOWNLOADING.match(path.name))
         }
-        for row in self.remote.rows(set(found.values())) if found else []:
+        if not found:
+            return
+        for row in self.remote.rows(set(found.values())):
+            name = _temporary_name(row)
             mine = row.host == self.inbox.host and row.state in IN_HAND
-            if _temporary_name(row) in found and not mine:
-                (folder / _temporary_name(row)).unlink(missing_ok=True)
+            if name in found and not mine:
+                (folder / name).unlink(missing_ok=True)
                 logger.bind(source=self.source.id, partner=row.partner_id).info(
                     "sftp {}: removed a download of {} that a stop cut short (fetched since)",
                     self.source.id,
