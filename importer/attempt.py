@@ -17,13 +17,11 @@ from importer.db.ledger import ImportJob
 from importer.feeds import FeedSpec
 from importer.guards import Guards
 from importer.raw import ReadOptions
+from importer.slots import SMALL_FILE_BYTES
 from importer.validation import ValidationContext
 
 Checksum = Future[tuple[str, int]]
 """a file's SHA-256 and size, being taken while its load starts"""
-SMALL_FILE_BYTES = 1 << 20
-"""a file this small is hashed and read in a moment: a second thread would overlap nothing and
-only cost its start"""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,6 +30,7 @@ from importer.db.ledger import ImportJob, JobFilter, JobStatus, Ledger
 from importer.exceptions import DatabaseUnavailableError, TerminalError
 from importer.logs import printable
 from importer.partner_ids import check_partner_id
+from importer.slots import lane_threads
 
 if TYPE_CHECKING:
     from importer.inbox import Inbox
@@ -79,9 +80,15 @@ def _database(settings: Settings, wait: bool = False) -> Iterator[Engine]:
 
 @contextmanager
 def _engine(settings: Settings) -> Iterator[Engine]:
-    """An engine on the database as it is (no schema check), closed again after use."""
+    """An engine on the database as it is (no schema check), closed again after use.
+
+    Its pool keeps two connections per lane thread (a lane's lock and its load) and two for the
+    daemon's own loop and pages.
+    """
     engine = make_engine(
-        settings.database.url, connect_timeout_s=settings.database.connect_timeout_s
+        settings.database.url,
+        connect_timeout_s=settings.database.connect_timeout_s,
+        pool_size=2 * lane_threads(settings.daemon.workers) + 2,
     )
     try:
         yield engine

@@ -2,7 +2,8 @@
 
 Within a lane files are applied in arrival order; different lanes run in parallel. A lane is
 worked only under its lane lock, so several daemons on one PostgreSQL never apply two files of
-the same lane at once, and never touch a file another daemon has in hand.
+the same lane at once, and never touch a file another daemon has in hand. A large file is loaded
+only in one of ``workers`` memory slots; small files run beside them (:mod:`importer.slots`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from importer.logs import printable
 from importer.ordering import natural_key, order_of
 from importer.routing import route
 from importer.scanning import Candidate
+from importer.slots import MemorySlots, lane_threads
 
 
 def lane_of(pipeline: Pipeline, partner_id: str, file_name: str) -> Lane:
@@ -50,7 +52,8 @@ class Dispatcher:
         self.stopping = stopping
         self.lane_done = lane_done
         """set when a worker lets go of a lane: files that arrived for it meanwhile are due"""
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="lane")
+        self._executor = ThreadPoolExecutor(lane_threads(workers), thread_name_prefix="lane")
+        self.slots = MemorySlots(workers)
         self._guard = threading.Lock()
         self._busy: set[Lane] = set()
         self._futures: set[Future[None]] = set()
@@ -116,30 +119,35 @@ class Dispatcher:
 
     def _process_in_order(self, files: list[Candidate]) -> None:
         for candidate in files:
-            if self.stopping.is_set():
-                return
-            if not candidate.path.exists():
-                continue
-            try:
-                outcome = self.pipeline.process(candidate.path, candidate.partner)
-            except TransientError as exc:
-                self.fault = exc
-                return
-            except UntakeableFileError as exc:
-                self._untakeable(candidate.path, exc)
-                continue
-            except SchemaError:
-                raise
-            except Exception:
-                # The pipeline could not even record a failure: recovery settles the file at
-                # the next start; this worker goes on with the lane's next file.
-                logger.exception("internal error; {} is left for recovery", candidate.path.name)
-                with self._guard:
-                    self.failed_files += 1
-                continue
-            if outcome is not None and outcome.status == JobStatus.FAILED:
-                with self._guard:
-                    self.failed_files += 1
+            with self.slots.held_for(candidate.path):
+                if self.stopping.is_set():
+                    return
+                if candidate.path.exists() and not self._process(candidate):
+                    return
+
+    def _process(self, candidate: Candidate) -> bool:
+        """False after a transient fault: the lane's later files wait for the next attempt."""
+        try:
+            outcome = self.pipeline.process(candidate.path, candidate.partner)
+        except TransientError as exc:
+            self.fault = exc
+            return False
+        except UntakeableFileError as exc:
+            self._untakeable(candidate.path, exc)
+            return True
+        except SchemaError:
+            raise
+        except Exception:
+            # The pipeline could not even record a failure: recovery settles the file at the
+            # next start; this worker goes on with the lane's next file.
+            logger.exception("internal error; {} is left for recovery", candidate.path.name)
+            with self._guard:
+                self.failed_files += 1
+            return True
+        if outcome is not None and outcome.status == JobStatus.FAILED:
+            with self._guard:
+                self.failed_files += 1
+        return True
 
     def _untakeable(self, path: Path, exc: UntakeableFileError) -> None:
         """Told once per file, not at every rescan; counted as a failure for ``process``."""

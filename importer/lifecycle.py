@@ -20,7 +20,7 @@ from loguru import logger
 from sqlalchemy import Connection, Engine
 
 from importer import metrics
-from importer.attempt import SMALL_FILE_BYTES, Checksum, FileAttempt
+from importer.attempt import Checksum, FileAttempt
 from importer.clock import as_utc, utc_now
 from importer.config import Settings
 from importer.db.ledger import UNFINISHED, ImportJob, JobStatus, Ledger, retried_job, save_job
@@ -39,6 +39,7 @@ from importer.problem_log import ProblemLog
 from importer.problems import problems_frame
 from importer.report import apply_counts, build_report, write_reports
 from importer.routing import route
+from importer.slots import SMALL_FILE_BYTES
 
 HASH_CHUNK_BYTES = 1 << 20
 COMMIT_WORTH_RECORDING = timedelta(seconds=0.25)

@@ -16,14 +16,23 @@ from importer.exceptions import ConfigError
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 
+DEFAULT_POOL_SIZE = 5
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 32 * 1024
 """the page cache lives in the importer's own memory, so it counts against its bound"""
 
 
-def make_engine(url: str, *, connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+    pool_size: int = DEFAULT_POOL_SIZE,
+) -> Engine:
     """``postgres://`` and ``postgresql://`` mean psycopg 3, giving up on a server that does not
-    answer within ``connect_timeout_s``; a SQLite file's folder is created if missing."""
+    answer within ``connect_timeout_s``; a SQLite file's folder is created if missing.
+
+    ``pool_size`` connections are kept open once used (more are opened for a moment when needed).
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -32,13 +41,14 @@ def make_engine(url: str, *, connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_
         engine = create_engine(
             parsed.set(drivername="postgresql+psycopg"),
             pool_pre_ping=True,
+            pool_size=pool_size,
             connect_args={"connect_timeout": math.ceil(connect_timeout_s)},
         )
         return translate_errors(engine)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, pool_size=pool_size)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return translate_errors(engine)

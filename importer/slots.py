@@ -1,0 +1,53 @@
+"""Memory slots: at most ``daemon.workers`` files that can take much memory are loaded at once.
+
+A large file's batches hold hundreds of MB, so the number of such files in hand bounds the
+daemon's peak. A small file holds a few MB, and making it wait for a slot would only leave a core
+idle while a worker waits for the database: small files run on lane threads of their own besides
+the slots.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from importer.sniffing import GZIP_MAGIC
+
+SMALL_FILE_BYTES = 1 << 20
+"""a file this small is hashed and read in a moment and holds a few MB: a second thread would
+overlap nothing of it, and a memory slot would guard nothing"""
+SMALL_FILE_THREADS = 2
+"""lane threads beyond the slots: while one waits for the database another runs; more gained
+nothing on two cores"""
+
+
+def lane_threads(slots: int) -> int:
+    """Threads working lanes: one per slot for large files, and a few more for small ones."""
+    return slots + SMALL_FILE_THREADS
+
+
+def needs_slot(path: Path) -> bool:
+    """A file of 1 MiB or more, or gzip data (which a small file can expand into)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(GZIP_MAGIC))
+            size = handle.seek(0, 2)
+    except OSError:
+        return False
+    return size >= SMALL_FILE_BYTES or head == GZIP_MAGIC
+
+
+class MemorySlots:
+    def __init__(self, count: int) -> None:
+        self._free = threading.BoundedSemaphore(count)
+
+    @contextmanager
+    def held_for(self, path: Path) -> Iterator[None]:
+        """Holds a slot while ``path`` is loaded, if it needs one; waits for a free one."""
+        if not needs_slot(path):
+            yield
+            return
+        with self._free:
+            yield
