@@ -30,7 +30,7 @@ from importer.db.ledger import ImportJob, JobFilter, JobStatus, Ledger
 from importer.exceptions import DatabaseUnavailableError, TerminalError
 from importer.logs import printable
 from importer.partner_ids import check_partner_id
-from importer.slots import lane_threads
+from importer.slots import SMALL_FILE_THREADS
 
 if TYPE_CHECKING:
     from importer.inbox import Inbox
@@ -85,10 +85,11 @@ def _engine(settings: Settings) -> Iterator[Engine]:
     Its pool keeps two connections per lane thread (a lane's lock and its load) and two for the
     daemon's own loop and pages.
     """
+    threads = settings.daemon.workers + SMALL_FILE_THREADS
     engine = make_engine(
         settings.database.url,
         connect_timeout_s=settings.database.connect_timeout_s,
-        pool_size=2 * lane_threads(settings.daemon.workers) + 2,
+        pool_size=2 * threads + 2,
     )
     try:
         yield engine

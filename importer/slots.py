@@ -2,8 +2,8 @@
 
 A large file's batches hold hundreds of MB, so the number of such files in hand bounds the
 daemon's peak. A small file holds a few MB, and making it wait for a slot would only leave a core
-idle while a worker waits for the database: small files run on lane threads of their own besides
-the slots.
+idle while a worker waits for the database: on PostgreSQL small files run on lane threads of
+their own besides the slots.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ SMALL_FILE_BYTES = 1 << 20
 """a file this small is hashed and read in a moment and holds a few MB: a second thread would
 overlap nothing of it, and a memory slot would guard nothing"""
 SMALL_FILE_THREADS = 2
-"""lane threads beyond the slots: while one waits for the database another runs; more gained
-nothing on two cores"""
+"""lane threads beyond the slots on PostgreSQL: while one waits for the server another runs;
+more gained nothing on two cores"""
 
 
-def lane_threads(slots: int) -> int:
-    """Threads working lanes: one per slot for large files, and a few more for small ones."""
-    return slots + SMALL_FILE_THREADS
+def lane_threads(slots: int, backend: str) -> int:
+    """Threads working lanes: one per slot, and on PostgreSQL a few more for small files. SQLite
+    takes one writer at a time, and more threads only queued for its lock (fewer files a second)."""
+    return slots + SMALL_FILE_THREADS if backend == "postgresql" else slots
 
 
 def needs_slot(path: Path) -> bool:

@@ -1,19 +1,24 @@
-"""A large file waits for one of ``daemon.workers`` memory slots; small files never do."""
+"""A large file waits for one of ``daemon.workers`` memory slots; on PostgreSQL small files run
+beside them, on SQLite (one writer at a time) they share the slots' threads."""
 
 from __future__ import annotations
 
 import gzip
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, text
 
+from importer.config import Settings
+from importer.db.engine import make_engine
 from importer.dispatch import Dispatcher
 from importer.lifecycle import Pipeline
 from importer.locks import lane_locks_for
 from importer.scanning import Candidate
-from importer.slots import SMALL_FILE_BYTES, needs_slot
+from importer.slots import SMALL_FILE_BYTES, SMALL_FILE_THREADS, lane_threads, needs_slot
 from tests.conftest import drop_file
 
 PRODUCTS = "sku,name,price\nA1,One,10.00\nA2,Two,20.00\n"
@@ -31,8 +36,30 @@ def test_large_and_compressed_files_need_a_slot_and_small_ones_do_not(tmp_path: 
     assert needs_slot(tmp_path / "gone.csv") is False
 
 
+def test_only_postgresql_runs_lane_threads_beyond_the_slots() -> None:
+    assert lane_threads(3, "postgresql") == 3 + SMALL_FILE_THREADS
+    assert lane_threads(3, "sqlite") == 3
+
+
+@pytest.fixture
+def postgres_pipeline(tmp_path: Path, postgres_url: str) -> Iterator[Pipeline]:
+    settings = Settings.model_validate(
+        {"database": {"url": postgres_url}, "inbox": {"root": str(tmp_path / "inbox")}}
+    )
+    engine = make_engine(postgres_url)
+    pipeline = Pipeline(settings, engine)
+    pipeline.inbox.ensure()
+    yield pipeline
+    engine.dispose()
+
+
 def _candidate(path: Path) -> Candidate:
     return Candidate("acme", path, path.stat().st_mtime, 0.0, False)
+
+
+def _filed(pipeline: Pipeline, name: str) -> bool:
+    """In ``done/``: moved there only after its load committed."""
+    return any((pipeline.inbox.root / "done").rglob(name))
 
 
 def _skus(engine: Engine, table: str) -> list[str]:
@@ -40,7 +67,9 @@ def _skus(engine: Engine, table: str) -> list[str]:
         return list(connection.scalars(text(f"SELECT sku FROM {table} ORDER BY sku")))
 
 
-def test_small_files_load_while_every_slot_is_held(pipeline: Pipeline, engine: Engine) -> None:
+@pytest.mark.postgres
+def test_small_files_load_while_every_slot_is_held(postgres_pipeline: Pipeline) -> None:
+    pipeline, engine = postgres_pipeline, postgres_pipeline.engine
     dispatcher = Dispatcher(pipeline, lane_locks_for(engine), 1, threading.Event())
     occupant = pipeline.inbox.root / "occupant.csv.gz"
     occupant.write_bytes(gzip.compress(PRODUCTS.encode()))
@@ -50,7 +79,7 @@ def test_small_files_load_while_every_slot_is_held(pipeline: Pipeline, engine: E
             inventory = drop_file(pipeline, "acme", "inventory.csv", INVENTORY)
             dispatcher.submit([_candidate(compressed), _candidate(inventory)])
             deadline = time.monotonic() + 60
-            while inventory.exists() and time.monotonic() < deadline:
+            while not _filed(pipeline, "inventory.csv") and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert _skus(engine, "inventory_levels") == ["A1"]
             time.sleep(0.5)
