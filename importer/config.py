@@ -145,7 +145,9 @@ Source = Annotated[
 
 
 class DaemonSettings(_Section):
-    workers: int = Field(default=2, ge=1, le=64, description="files processed in parallel")
+    workers: int = Field(
+        default=2, ge=1, le=64, description="large files loaded in parallel (memory slots)"
+    )
     poll_interval_s: float = Field(default=2.0, gt=0, description="pause between full rescans")
     max_backoff_s: float = Field(
         default=60.0, gt=0, description="longest wait after a transient fault"
