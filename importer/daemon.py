@@ -130,8 +130,9 @@ class Daemon:
             web.serve(self.settings.web.host, self.settings.web.port, pages)
         database = make_url(self.settings.database.url).render_as_string(hide_password=True)
         logger.info(
-            "watching {} with {} worker(s); database {}",
+            "watching {} with {} lane thread(s), {} for large files; database {}",
             self.pipeline.inbox.incoming,
+            self.dispatcher.threads,
             self.settings.daemon.workers,
             database,
         )

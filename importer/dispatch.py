@@ -52,8 +52,8 @@ class Dispatcher:
         self.stopping = stopping
         self.lane_done = lane_done
         """set when a worker lets go of a lane: files that arrived for it meanwhile are due"""
-        threads = lane_threads(workers, pipeline.engine.dialect.name)
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="lane")
+        self.threads = lane_threads(workers, pipeline.engine.dialect.name)
+        self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="lane")
         self.slots = MemorySlots(workers)
         self._guard = threading.Lock()
         self._busy: set[Lane] = set()
