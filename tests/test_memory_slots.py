@@ -6,20 +6,18 @@ from __future__ import annotations
 import gzip
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
-from importer.config import Settings
-from importer.db.engine import make_engine
 from importer.dispatch import Dispatcher
 from importer.lifecycle import Pipeline
 from importer.locks import lane_locks_for
 from importer.scanning import Candidate
 from importer.slots import SMALL_FILE_BYTES, SMALL_FILE_THREADS, lane_threads, needs_slot
 from tests.conftest import drop_file
+from tests.processes import wait_for
 
 PRODUCTS = "sku,name,price\nA1,One,10.00\nA2,Two,20.00\n"
 INVENTORY = "sku,location_id,quantity_on_hand\nA1,WH1,5\n"
@@ -41,18 +39,6 @@ def test_only_postgresql_runs_lane_threads_beyond_the_slots() -> None:
     assert lane_threads(3, "sqlite") == 3
 
 
-@pytest.fixture
-def postgres_pipeline(tmp_path: Path, postgres_url: str) -> Iterator[Pipeline]:
-    settings = Settings.model_validate(
-        {"database": {"url": postgres_url}, "inbox": {"root": str(tmp_path / "inbox")}}
-    )
-    engine = make_engine(postgres_url)
-    pipeline = Pipeline(settings, engine)
-    pipeline.inbox.ensure()
-    yield pipeline
-    engine.dispose()
-
-
 def _candidate(path: Path) -> Candidate:
     return Candidate("acme", path, path.stat().st_mtime, 0.0, False)
 
@@ -68,8 +54,8 @@ def _skus(engine: Engine, table: str) -> list[str]:
 
 
 @pytest.mark.postgres
-def test_small_files_load_while_every_slot_is_held(postgres_pipeline: Pipeline) -> None:
-    pipeline, engine = postgres_pipeline, postgres_pipeline.engine
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_small_files_load_while_every_slot_is_held(pipeline: Pipeline, engine: Engine) -> None:
     dispatcher = Dispatcher(pipeline, lane_locks_for(engine), 1, threading.Event())
     occupant = pipeline.inbox.root / "occupant.csv.gz"
     occupant.write_bytes(gzip.compress(PRODUCTS.encode()))
@@ -78,9 +64,7 @@ def test_small_files_load_while_every_slot_is_held(postgres_pipeline: Pipeline) 
         with dispatcher.slots.held_for(occupant):
             inventory = drop_file(pipeline, "acme", "inventory.csv", INVENTORY)
             dispatcher.submit([_candidate(compressed), _candidate(inventory)])
-            deadline = time.monotonic() + 60
-            while not _filed(pipeline, "inventory.csv") and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_for(lambda: _filed(pipeline, "inventory.csv"), 60, "the small file's load")
             assert _skus(engine, "inventory_levels") == ["A1"]
             time.sleep(0.5)
             assert compressed.exists(), "a compressed file was loaded without a slot"
