@@ -30,7 +30,7 @@ from importer.db.ledger import ImportJob, JobFilter, JobStatus, Ledger
 from importer.exceptions import DatabaseUnavailableError, TerminalError
 from importer.logs import printable
 from importer.partner_ids import check_partner_id
-from importer.slots import SMALL_FILE_THREADS
+from importer.slots import lane_threads
 
 if TYPE_CHECKING:
     from importer.inbox import Inbox
@@ -82,10 +82,10 @@ def _database(settings: Settings, wait: bool = False) -> Iterator[Engine]:
 def _engine(settings: Settings) -> Iterator[Engine]:
     """An engine on the database as it is (no schema check), closed again after use.
 
-    Its pool keeps two connections per lane thread (a lane's lock and its load) and two for the
-    daemon's own loop and pages.
+    Its pool keeps two connections per lane thread (a lane's lock and its load; as many threads as
+    PostgreSQL runs, the most of either backend) and two for the daemon's own loop and pages.
     """
-    threads = settings.daemon.workers + SMALL_FILE_THREADS
+    threads = lane_threads(settings.daemon.workers, "postgresql")
     engine = make_engine(
         settings.database.url,
         connect_timeout_s=settings.database.connect_timeout_s,
