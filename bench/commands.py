@@ -14,16 +14,19 @@ import sys
 import time
 from pathlib import Path
 
+from bench.ledger import fill_ledger
 from bench.small_files import ROWS, write_files
 
 LEDGER_FILES = 200
 
 
-def run_commands(url: str, workdir: Path, repeat: int) -> list[dict[str, object]]:
-    """One result per command, on a database at ``url`` with a ledger to read."""
+def run_commands(url: str, workdir: Path, repeat: int, ledger_jobs: int) -> list[dict[str, object]]:
+    """One result per command, on a database at ``url`` with a ledger to read (``ledger_jobs``
+    of history before the scenario's own files)."""
     inbox = workdir / "inbox"
     config = workdir / "importer.toml"
     config.write_text(f'[database]\nurl = "{url}"\n[inbox]\nroot = "{inbox}"\n')
+    fill_ledger(url, config, ledger_jobs)
     write_files(inbox / "incoming", LEDGER_FILES)
     importer = [sys.executable, "-m", "importer", "--config", str(config)]
     _run([*importer, "process"])

@@ -4,6 +4,7 @@
     python -m bench.run --data bench/data --backends sqlite,postgres --repeat 3
     python -m bench.run --small-files 1000 --backends postgres,sqlite
     python -m bench.run --commands --backends postgres,sqlite
+    python -m bench.run --small-files 1000 --ledger 1000000   # on a year of history
 
 Scenarios: the first load of a catalog; the next day's catalog (5 % changed prices, 1 % new SKUs);
 the same rows in another order (bytes differ, nothing changed); that file's identical bytes again
@@ -270,37 +271,43 @@ def main() -> None:
     parser.add_argument(
         "--commands", action="store_true", help="only the commands' start-to-exit times"
     )
+    parser.add_argument(
+        "--ledger",
+        type=int,
+        default=0,
+        help="small files and commands: jobs of history in the ledger first (a year is ~1000000)",
+    )
     args = parser.parse_args()
     for name in args.backends.split(","):
         if args.commands:
-            run_command_times(name.strip(), args.repeat)
+            run_command_times(name.strip(), args.repeat, args.ledger)
         elif args.small_files:
-            run_small(name.strip(), args.small_files)
+            run_small(name.strip(), args.small_files, args.ledger)
         else:
             run_backend(name.strip(), args.data.resolve(), args.repeat)
 
 
-def run_small(name: str, count: int) -> None:
+def run_small(name: str, count: int, ledger_jobs: int) -> None:
     """``count`` files of 100 rows through ``importer run``, in a fresh database."""
     with tempfile.TemporaryDirectory(prefix="importer-bench-") as scratch:
         backend = Backend(name, Path(scratch))
         try:
-            result = run_small_files(backend.url, Path(scratch), count)
+            result = run_small_files(backend.url, Path(scratch), count, ledger_jobs)
         finally:
             backend.close()
     emit(scenario="small_files_daemon", backend=name, **result)
 
 
-def run_command_times(name: str, repeat: int) -> None:
+def run_command_times(name: str, repeat: int, ledger_jobs: int) -> None:
     """``--help``, ``jobs``, ``status`` and ``process`` of one small file, in a fresh database."""
     with tempfile.TemporaryDirectory(prefix="importer-bench-") as scratch:
         backend = Backend(name, Path(scratch))
         try:
-            results = run_commands(backend.url, Path(scratch), max(repeat, 5))
+            results = run_commands(backend.url, Path(scratch), max(repeat, 5), ledger_jobs)
         finally:
             backend.close()
     for result in results:
-        emit(scenario="command", backend=name, **result)
+        emit(scenario="command", backend=name, ledger_jobs=ledger_jobs, **result)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.ledger import fill_ledger
+
 PARTNERS = 10
 ROWS = 100
 
@@ -42,11 +44,12 @@ def write_files(folder: Path, count: int) -> list[Path]:
     return files
 
 
-def run_small_files(url: str, workdir: Path, count: int) -> dict[str, object]:
-    """Files a second through a daemon on ``url``, and the wall time."""
+def run_small_files(url: str, workdir: Path, count: int, ledger_jobs: int) -> dict[str, object]:
+    """Files a second through a daemon on ``url`` whose ledger holds ``ledger_jobs`` already."""
     inbox = workdir / "inbox"
     config = workdir / "importer.toml"
     config.write_text(f'[database]\nurl = "{url}"\n[inbox]\nroot = "{inbox}"\n')
+    fill_ledger(url, config, ledger_jobs)
     staged = workdir / "staged"
     write_files(staged, count)
     log = (workdir / "daemon.log").open("w")
@@ -72,6 +75,7 @@ def run_small_files(url: str, workdir: Path, count: int) -> dict[str, object]:
     )
     return {
         "files": count,
+        "ledger_jobs": ledger_jobs,
         "seconds": round(seconds, 2),
         "files_per_s": round(count / seconds, 1),
         "failed": failed,
