@@ -20,9 +20,10 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from sqlalchemy import DateTime, Engine, text
+from sqlalchemy import DateTime, Engine
 
 from importer.clock import as_utc
+from importer.db.lanes import latest_per_lane
 from importer.http_answers import answer
 
 TEXT = "text/plain; charset=utf-8"
@@ -67,13 +68,12 @@ EXPECTED_MISSED = Counter(
 
 def seed_last_success(engine: Engine) -> None:
     """Each lane's last completed load, from the ledger."""
-    query = text(
-        "SELECT partner_id, feed, MAX(completed_at) FROM import_jobs "
-        "WHERE status = 'COMPLETED' AND feed IS NOT NULL GROUP BY partner_id, feed"
-    ).columns(completed_at=DateTime(timezone=True))
+    query = latest_per_lane("partner_id", "feed", "completed_at").columns(
+        completed_at=DateTime(timezone=True)
+    )
     with engine.connect() as connection:
-        for partner, feed, completed in connection.execute(query):
-            if completed is not None:
+        for partner, feed, completed in connection.execute(query, {"statuses": ["COMPLETED"]}):
+            if feed is not None and completed is not None:
                 LAST_SUCCESS.labels(partner, feed).set(as_utc(completed).timestamp())
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.types import DateTime, Integer, String
 
 from importer.clock import as_utc
 from importer.config import ExpectedFeed, Settings
+from importer.db.lanes import latest_per_lane
 from importer.db.ledger import OUTCOMES, JobStatus, Ledger
 from importer.db.remote_files import in_hand
 from importer.db.source_leases import leases
@@ -122,7 +123,7 @@ def feed_status(
         return lanes.setdefault(key, LaneStatus(*key))
 
     with engine.connect() as connection:
-        for row in connection.execute(_LAST_FILES, {"final": _OUTCOMES}):
+        for row in connection.execute(_LAST_FILES, {"statuses": _OUTCOMES}):
             found = lane(row.partner_id, row.feed)
             found.last_file, found.last_received = row.file_name, row.created_at
             found.last_status, found.last_rows = row.status, row.row_count
@@ -196,23 +197,16 @@ def _files_in(folder: Path, settings: Settings, *, in_hand: bool) -> Counter[Lan
     return counts
 
 
-_LAST_FILES = (
-    text(
-        "SELECT partner_id, feed, file_name, created_at, status, row_count, dropped_columns "
-        "FROM import_jobs "
-        "WHERE id IN (SELECT MAX(id) FROM import_jobs WHERE status IN :final "
-        "GROUP BY partner_id, feed)"
-    )
-    .bindparams(bindparam("final", expanding=True))
-    .columns(
-        partner_id=String,
-        feed=String,
-        file_name=String,
-        created_at=DateTime(timezone=True),
-        status=String,
-        row_count=Integer,
-        dropped_columns=String,
-    )
+_LAST_FILES = latest_per_lane(
+    "partner_id", "feed", "file_name", "created_at", "status", "row_count", "dropped_columns"
+).columns(
+    partner_id=String,
+    feed=String,
+    file_name=String,
+    created_at=DateTime(timezone=True),
+    status=String,
+    row_count=Integer,
+    dropped_columns=String,
 )
 _WEEK = (
     text(

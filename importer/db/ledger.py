@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -10,11 +11,12 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Connection,
     DateTime,
     Engine,
+    Executable,
     Index,
+    ScalarSelect,
     Text,
     bindparam,
     func,
@@ -23,6 +25,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from importer.clock import utc_now
@@ -46,11 +49,26 @@ ENDED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.DUPLICATE)
 """a file's load that reached an outcome"""
 
 
+def _partial_index(name: str, *columns: str, where: str) -> Index:
+    """An index of the rows ``where`` holds for, which a query finds only when it states the
+    same condition in the same words (a bound parameter in its place would not do)."""
+    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
+
+
+COMPLETED_ONLY = "status = 'COMPLETED'"
+
+
 class ImportJob(SQLModel, table=True):
+    """Every question a file asks of the ledger goes through an index, as the ledger is never
+    pruned: none of them may take longer as it grows (``bench.run --ledger``)."""
+
     __tablename__ = "import_jobs"
     __table_args__ = (
-        Index("ix_import_jobs_bytes", "partner_id", "feed", "sha256", "status"),
+        Index("ix_import_jobs_checksum", "partner_id", "sha256"),
         Index("ix_import_jobs_lane", "partner_id", "feed", "id"),
+        _partial_index("ix_import_jobs_loads", "partner_id", "feed", "id", where=COMPLETED_ONLY),
+        _partial_index("ix_import_jobs_forced", "partner_id", where="retry_forced"),
+        _partial_index("ix_import_jobs_retries", "retry_of", where="retry_of IS NOT NULL"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -73,7 +91,9 @@ class ImportJob(SQLModel, table=True):
     duplicate_of: int | None = None
     retry_of: int | None = None
     retried_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_type=DateTime(timezone=True), index=True
+    )
     started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     completed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     duration_ms: int | None = None
@@ -184,8 +204,8 @@ class Ledger:
         """The partner's last COMPLETED job of any of ``feeds``: what the tables they write say
         now comes from it (or from jobs before it that it left alone)."""
         with self.engine.connect() as connection:
-            found = {"partner_id": partner_id, "feeds": list(feeds)}
-            row = connection.execute(_LATEST_LOAD, found).first()
+            found = {"partner_id": partner_id} | {f"feed_{n}": f for n, f in enumerate(feeds)}
+            row = connection.execute(_latest_load_of(len(feeds)), found).first()
         return None if row is None else LoadedBytes(*row)
 
     def interruptions(self, partner_id: str, file_name: str) -> int:
@@ -268,16 +288,38 @@ _UPDATE_JOB = (
     .where(col(ImportJob.id) == bindparam("job_id"))
     .values({name: bindparam(name) for name in _JOB_COLUMNS})
 )
-_LATEST_LOAD = (
-    select(ImportJob.id, ImportJob.feed, ImportJob.size_bytes, ImportJob.sha256)
-    .where(
-        ImportJob.partner_id == bindparam("partner_id"),
-        col(ImportJob.feed).in_(bindparam("feeds", expanding=True)),
-        ImportJob.status == JobStatus.COMPLETED,
+
+
+def _lanes_latest_load(feed: str) -> ScalarSelect[int]:
+    """The id of the lane's latest completed job: the top of its loads index, read from the
+    index alone (a plan that fetched rows too would walk back through every later job)."""
+    lane = aliased(ImportJob, name="lane")
+    return (
+        select(lane.id)
+        .where(
+            lane.partner_id == bindparam("partner_id"),
+            lane.feed == bindparam(feed),
+            text(f"lane.{COMPLETED_ONLY}"),
+        )
+        .order_by(col(lane.id).desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    .order_by(col(ImportJob.id).desc())
-    .limit(1)
-)
+
+
+@functools.cache
+def _latest_load_of(feed_count: int) -> Executable:
+    """The newest of each feed's latest load: ``feed IN (...)`` would gather and sort every
+    load of the lanes to find it."""
+    latest = [_lanes_latest_load(f"feed_{n}") for n in range(feed_count)]
+    return (
+        select(ImportJob.id, ImportJob.feed, ImportJob.size_bytes, ImportJob.sha256)
+        .where(col(ImportJob.id).in_(latest))
+        .order_by(col(ImportJob.id).desc())
+        .limit(1)
+    )
+
+
 _RETRIED_JOB = (
     select(ImportJob.id)
     .where(
@@ -292,24 +334,22 @@ _RETRIED_JOB = (
 
 _FORCED_RETRIES = text(
     "SELECT f.id, f.sha256 FROM import_jobs f WHERE f.partner_id = :partner_id "
-    "AND f.retry_forced = :forced AND NOT EXISTS (SELECT 1 FROM import_jobs n "
+    "AND f.retry_forced AND NOT EXISTS (SELECT 1 FROM import_jobs n "
     "WHERE n.retry_of = f.id AND n.status = 'COMPLETED')"
-).bindparams(bindparam("forced", type_=Boolean()))
-_LAST_SHAPE = text(
-    "SELECT filled_columns FROM import_jobs WHERE partner_id = :partner_id AND feed = :feed "
-    "AND status = 'COMPLETED' AND filled_columns IS NOT NULL ORDER BY id DESC LIMIT 1"
 )
+_LAST_SHAPE = select(ImportJob.filled_columns).where(ImportJob.id == _lanes_latest_load("feed"))
 
 
 def forced_retries(connection: Connection, partner_id: str) -> dict[str, int]:
     """sha256 -> job, of the partner's failed files an operator sent back with ``--force``
     whose retry has not completed yet: few or none, so the checksum is waited for only then."""
-    found = connection.execute(_FORCED_RETRIES, {"partner_id": partner_id, "forced": True})
+    found = connection.execute(_FORCED_RETRIES, {"partner_id": partner_id})
     return {str(sha256): int(job_id) for job_id, sha256 in found}
 
 
 def last_shape(connection: Connection, partner_id: str, feed: str) -> list[str] | None:
-    """The columns the partner's last completed file of the feed filled."""
+    """The columns the partner's last completed file of the feed filled (None for a job from
+    before shapes were recorded)."""
     found = connection.execute(_LAST_SHAPE, {"partner_id": partner_id, "feed": feed}).scalar()
     return None if found is None else list(json.loads(found))
 

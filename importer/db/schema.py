@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 MIGRATIONS = "importer:migrations"
-HEAD = "0009"
+HEAD = "0010"
 """the newest revision in :mod:`importer.migrations` (a test keeps them equal): a database at
 it is current without Alembic being imported, which costs a command about half a second"""
 SCHEMA_LOCK_KEY = 0x1A9_5C4E
