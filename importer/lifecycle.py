@@ -23,7 +23,16 @@ from importer import metrics
 from importer.attempt import Checksum, FileAttempt
 from importer.clock import as_utc, utc_now
 from importer.config import Settings
-from importer.db.ledger import UNFINISHED, ImportJob, JobStatus, Ledger, retried_job, save_job
+from importer.db.ledger import (
+    UNFINISHED,
+    ImportJob,
+    JobStatus,
+    Ledger,
+    LoadedBytes,
+    new_job,
+    retried_job,
+    save_job,
+)
 from importer.exceptions import (
     SchemaError,
     TerminalError,
@@ -87,7 +96,9 @@ class Pipeline:
         except TerminalError as exc:
             spec = exc
         feed = spec.name if isinstance(spec, FeedSpec) else None
-        job = self.ledger.open_job(partner_id, path.name, str(path), feed, self.inbox.host)
+        sharing = feeds_sharing_tables(spec) if isinstance(spec, FeedSpec) else []
+        job = new_job(partner_id, path.name, str(path), feed, self.inbox.host)
+        latest = self.ledger.open_job(job, latest_of=sharing)
         assert job.id is not None
         try:
             claimed = self.inbox.claim(path, partner_id, job.id)
@@ -102,7 +113,7 @@ class Pipeline:
             ) from exc
         job.stored_path = str(claimed)
         try:
-            return self._process_claimed(job, claimed, spec)
+            return self._process_claimed(job, claimed, spec, latest)
         except (TransientError, SchemaError):
             # Not the file's fault: it waits in incoming/ for the database to be mended. A load
             # that may have committed stays in processing/: recovery files it by the ledger, and
@@ -136,10 +147,15 @@ class Pipeline:
         return self._finish(job, claimed, ProblemLog())
 
     def _process_claimed(
-        self, job: ImportJob, claimed: Path, spec: FeedSpec | TerminalError
+        self,
+        job: ImportJob,
+        claimed: Path,
+        spec: FeedSpec | TerminalError,
+        latest: LoadedBytes | None,
     ) -> Outcome:
         """The checksum is taken in a thread while the load starts; it is waited for before
-        loading only when the file could repeat the latest load's bytes."""
+        loading only when the file could repeat the bytes of ``latest``, the latest load of
+        the tables the feed writes."""
         job.size_bytes = claimed.stat().st_size
         with ThreadPoolExecutor(1, thread_name_prefix="checksum") as hashing:
             checksum = _checksum(hashing, claimed, job.size_bytes)
@@ -150,10 +166,10 @@ class Pipeline:
             attempt = FileAttempt.plan(
                 self.settings, job=job, path=claimed, spec=spec, checksum=checksum
             )
-            return self._load(attempt)
+            return self._load(attempt, latest)
 
-    def _load(self, attempt: FileAttempt) -> Outcome:
-        earlier = self._same_bytes_loaded(attempt)
+    def _load(self, attempt: FileAttempt, latest: LoadedBytes | None) -> Outcome:
+        earlier = self._same_bytes_loaded(attempt, latest)
         if earlier is not None:
             return self._duplicate(attempt, earlier)
         try:
@@ -179,14 +195,14 @@ class Pipeline:
         # The commit, which on SQLite writes a big load out once more, belongs to its time too.
         return self._finish(job, attempt.path, result.problems, result)
 
-    def _same_bytes_loaded(self, attempt: FileAttempt) -> int | None:
-        """The job whose bytes these repeat, when it is the latest load of the tables this feed
-        writes: nothing would change. Bytes that repeat an older load are loaded again (the
-        partner may be undoing a later file). The checksum is waited for only when the sizes
+    def _same_bytes_loaded(self, attempt: FileAttempt, latest: LoadedBytes | None) -> int | None:
+        """The job whose bytes these repeat, when it is ``latest``, the latest load of the
+        tables this feed writes: nothing would change. Bytes that repeat an older load are
+        loaded again (the partner may be undoing a later file). The lane is held from before the
+        job opened, so no load of it came since. The checksum is waited for only when the sizes
         match."""
         job, spec = attempt.job, attempt.spec
         assert attempt.checksum is not None
-        latest = self.ledger.latest_load(job.partner_id, feeds_sharing_tables(spec))
         if latest is None or latest.feed != spec.name or latest.size_bytes != job.size_bytes:
             return None
         return latest.id if _take_checksum(job, attempt.checksum) == latest.sha256 else None

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from importer import metrics
 from importer.cli import main
 from importer.config import ExpectedFeed, Settings
-from importer.db.ledger import JobFilter, JobStatus
+from importer.db.ledger import JobFilter, JobStatus, new_job
 from importer.exceptions import ConfigError
 from importer.lifecycle import Pipeline
 from importer.locks import SingleDaemonLock
@@ -96,7 +96,8 @@ def test_second_sqlite_daemon_is_refused(tmp_path: Path) -> None:
 
 def _cut_short(pipeline: Pipeline, partner: str, name: str) -> Path:
     """Claim the file in incoming/ as a load would, and leave it there as a crash would."""
-    job = pipeline.ledger.open_job(partner, name, name)
+    job = new_job(partner, name, name)
+    pipeline.ledger.open_job(job)
     assert job.id is not None
     claimed = pipeline.inbox.claim(pipeline.inbox.incoming / partner / name, partner, job.id)
     job.status, job.stored_path = JobStatus.PROCESSING, str(claimed)

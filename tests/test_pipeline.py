@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, event, text
 from importer import csv_records
 from importer.config import Settings
 from importer.db.engine import make_engine
-from importer.db.ledger import JobStatus
+from importer.db.ledger import JobStatus, new_job
 from importer.lifecycle import Pipeline
 from tests.conftest import SAMPLES, SettingsFactory, drop_file, process
 
@@ -601,7 +601,8 @@ def test_a_file_whose_job_was_abandoned_just_before_a_crash_goes_back_to_incomin
 ) -> None:
     """Marked ABANDONED, then stopped before the file was put back: it is not an outcome."""
     path = drop_file(pipeline, "acme", "products.csv", PRODUCTS)
-    job = pipeline.ledger.open_job("acme", path.name, str(path))
+    job = new_job("acme", path.name, str(path))
+    pipeline.ledger.open_job(job)
     assert job.id is not None
     claimed = pipeline.inbox.claim(path, "acme", job.id)
     job.status, job.stored_path = JobStatus.ABANDONED, str(claimed)

@@ -156,33 +156,40 @@ class LoadedBytes:
     sha256: str | None
 
 
+def new_job(
+    partner_id: str,
+    file_name: str,
+    source_path: str,
+    feed: str | None = None,
+    host: str | None = None,
+) -> ImportJob:
+    """A job for a file about to be claimed and worked on: PROCESSING from the start."""
+    job = ImportJob(
+        partner_id=partner_id,
+        file_name=file_name,
+        source_path=source_path,
+        feed=feed,
+        status=JobStatus.PROCESSING,
+        host=host,
+    )
+    job.started_at = job.created_at
+    return job
+
+
 class Ledger:
     """Short transactions on ``import_jobs``; the load itself updates its job in its own transaction."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def open_job(
-        self,
-        partner_id: str,
-        file_name: str,
-        source_path: str,
-        feed: str | None = None,
-        host: str | None = None,
-    ) -> ImportJob:
-        """A job for a file about to be claimed and worked on: PROCESSING from the start."""
-        job = ImportJob(
-            partner_id=partner_id,
-            file_name=file_name,
-            source_path=source_path,
-            feed=feed,
-            status=JobStatus.PROCESSING,
-            host=host,
-        )
-        job.started_at = job.created_at
+    def open_job(self, job: ImportJob, *, latest_of: Collection[str] = ()) -> LoadedBytes | None:
+        """Write ``job`` (:func:`new_job`), which gets its id, and in the same transaction read
+        the latest load of the feeds ``latest_of`` (:func:`latest_load`), which the file's
+        duplicate check needs: a transaction of its own cost a small file three more round trips
+        to PostgreSQL."""
         with self.engine.begin() as connection:
             job.id = connection.execute(_INSERT_JOB, job.model_dump(exclude={"id"})).scalar_one()
-        return job
+            return latest_load(connection, job.partner_id, latest_of) if latest_of else None
 
     def get(self, job_id: int) -> ImportJob | None:
         with Session(self.engine) as session:
@@ -199,14 +206,6 @@ class Ledger:
     def update(self, job: ImportJob) -> None:
         with self.engine.begin() as connection:
             save_job(connection, job)
-
-    def latest_load(self, partner_id: str, feeds: Collection[str]) -> LoadedBytes | None:
-        """The partner's last COMPLETED job of any of ``feeds``: what the tables they write say
-        now comes from it (or from jobs before it that it left alone)."""
-        with self.engine.connect() as connection:
-            found = {"partner_id": partner_id} | {f"feed_{n}": f for n, f in enumerate(feeds)}
-            row = connection.execute(_latest_load_of(len(feeds)), found).first()
-        return None if row is None else LoadedBytes(*row)
 
     def interruptions(self, partner_id: str, file_name: str) -> int:
         """ABANDONED jobs of this partner's file name since one last reached an outcome."""
@@ -345,6 +344,16 @@ def forced_retries(connection: Connection, partner_id: str) -> dict[str, int]:
     whose retry has not completed yet: few or none, so the checksum is waited for only then."""
     found = connection.execute(_FORCED_RETRIES, {"partner_id": partner_id})
     return {str(sha256): int(job_id) for job_id, sha256 in found}
+
+
+def latest_load(
+    connection: Connection, partner_id: str, feeds: Collection[str]
+) -> LoadedBytes | None:
+    """The partner's last COMPLETED job of any of ``feeds``: what the tables they write say now
+    comes from it (or from jobs before it that it left alone)."""
+    found = {"partner_id": partner_id} | {f"feed_{n}": f for n, f in enumerate(feeds)}
+    row = connection.execute(_latest_load_of(len(feeds)), found).first()
+    return None if row is None else LoadedBytes(*row)
 
 
 def last_shape(connection: Connection, partner_id: str, feed: str) -> list[str] | None:
