@@ -59,12 +59,12 @@ def fill_ledger(url: str, config: Path, jobs: int) -> None:
     engine.dispose()
 
 
-def write_history(engine: Engine, jobs: int) -> None:
-    """``jobs`` finished jobs in one statement, then PostgreSQL's statistics, which autovacuum
-    keeps (SQLite's ledger has none)."""
+def write_history(engine: Engine, jobs: int, spacing_s: int = SPACING_S) -> None:
+    """``jobs`` finished jobs ``spacing_s`` apart in one statement, then PostgreSQL's
+    statistics, which autovacuum keeps (SQLite's ledger has none)."""
     turn = f"(n / {PARTNERS}) % {len(FILLED)}"
     feed, filled = _case(turn, list(FILLED)), _case(turn, list(FILLED.values()))
-    parts = {k: v.format(spacing=SPACING_S) for k, v in _DIALECT[engine.dialect.name].items()}
+    parts = {k: v.format(spacing=spacing_s) for k, v in _DIALECT[engine.dialect.name].items()}
     statement = _FILL.format(partners=PARTNERS, feed=feed, filled=filled, **parts)
     with engine.begin() as connection:
         connection.execute(text(statement), {"jobs": jobs})

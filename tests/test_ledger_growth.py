@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,10 +16,13 @@ from bench.ledger import PARTNERS, write_history
 from importer.db.lanes import latest_per_lane
 from importer.db.ledger import OUTCOMES
 from importer.lifecycle import Pipeline
+from importer.status import _WEEK, WINDOW
 from tests.conftest import SettingsFactory, process
 
 HISTORY = 60_000
 """3,000 jobs a partner: reading the partner's jobs, or the table, is far past the bounds"""
+SPACING_S = 600
+"""over a year of jobs, so that a week is a fiftieth of them"""
 MOST_ROWS = 20
 """PostgreSQL: heap rows a statement may fetch from the ledger (a job's own row, a lane's top)"""
 MOST_STEPS = 2_000
@@ -91,7 +95,7 @@ def measured(engine: Engine) -> Iterator[LedgerReads]:
 
 @pytest.fixture
 def ledger_pipeline(make_settings: SettingsFactory, engine: Engine) -> Pipeline:
-    write_history(engine, HISTORY)
+    write_history(engine, HISTORY, SPACING_S)
     settings = make_settings(feeds={"products": {"on_dropped_column": "fail"}})
     pipeline = Pipeline(settings, engine)
     pipeline.inbox.ensure()
@@ -131,3 +135,19 @@ def test_each_lanes_last_file_is_found_without_reading_every_job(
     assert len(lanes) == PARTNERS * 3 + 1
     used, _ = reads.worst
     assert used <= reads.bound * len(lanes)
+
+
+def test_the_last_week_is_read_without_the_weeks_before(
+    ledger_pipeline: Pipeline, engine: Engine
+) -> None:
+    def read_since(since: datetime) -> tuple[int, int]:
+        """The files counted since then, and what reading them cost."""
+        parameters = {"since": since, "final": [status.value for status in OUTCOMES]}
+        with measured(engine) as reads, engine.connect() as connection:
+            files = sum(row.files for row in connection.execute(_WEEK, parameters))
+        return files, reads.worst[0]
+
+    week_files, week_cost = read_since(datetime.now(UTC) - WINDOW)
+    all_files, all_cost = read_since(datetime(2000, 1, 1, tzinfo=UTC))
+    assert 0 < week_files * 20 < all_files
+    assert week_cost * 10 < all_cost
