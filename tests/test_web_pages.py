@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.request
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import Engine
 
 from importer import http_answers
 from importer.clock import utc_now
+from importer.db.ledger import new_job
 from importer.lifecycle import Pipeline
 from importer.web.chart import daily_chart
 from importer.web.pages import CHART_DAYS, daily, grid, health
@@ -28,6 +30,29 @@ def test_the_chart_counts_todays_rows_and_failures(pipeline: Pipeline, engine: E
     assert sum(day.rows for day in days[:-1]) == 0
     svg = daily_chart(days)
     assert svg.count("<rect") == CHART_DAYS and svg.count("<circle") == 1
+
+
+def test_the_chart_puts_each_job_on_its_own_utc_day(pipeline: Pipeline, engine: Engine) -> None:
+    jobs = (
+        (datetime(2026, 3, 9, 23, 59, 59, tzinfo=UTC), "COMPLETED", 5),
+        (datetime(2026, 3, 10, 0, 0, 1, tzinfo=UTC), "COMPLETED", 7),
+        (datetime(2026, 3, 10, 1, 0, tzinfo=UTC), "FAILED", 0),
+        (datetime(2026, 2, 8, 23, 0, tzinfo=UTC), "COMPLETED", 100),  # before the 30 days
+    )
+    for created, status, processed in jobs:
+        job = new_job("acme", "products.csv", "products.csv", "products")
+        job.created_at = created
+        pipeline.ledger.open_job(job)
+        job.status, job.processed_count = status, processed
+        pipeline.ledger.update(job)
+
+    days = {
+        day.day: (day.rows, day.failed_files)
+        for day in daily(engine, datetime(2026, 3, 10, 12, tzinfo=UTC))
+    }
+
+    assert (days[date(2026, 3, 9)], days[date(2026, 3, 10)]) == ((5, 0), (7, 1))
+    assert min(days) == date(2026, 2, 9) and sum(rows for rows, _ in days.values()) == 12
 
 
 def test_a_cell_is_failing_after_a_failed_file_and_ok_after_a_good_one(
