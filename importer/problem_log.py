@@ -106,6 +106,8 @@ class ProblemLog:
     def _count(self, problems: pl.DataFrame) -> None:
         """Rows of different batches differ, and a row with a bad value never reaches the key
         check, so summing each part's distinct rows counts every failed row once."""
+        if problems.is_empty():  # a clean batch, the usual one: no query to count nothing
+            return
         self.count += problems.height
         self.failed_rows += problems.get_column("row").drop_nulls().n_unique()
 
