@@ -12,7 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
+
+from importer.db.engine import make_engine
 
 PARTNERS = 20
 SPACING_S = 30
@@ -54,7 +56,7 @@ def fill_ledger(url: str, config: Path, jobs: int) -> None:
         return
     command = [sys.executable, "-m", "importer", "--config", str(config), "db", "upgrade"]
     subprocess.run(command, check=True, capture_output=True)
-    engine = create_engine(url)
+    engine = make_engine(url)
     write_history(engine, jobs)
     engine.dispose()
 
