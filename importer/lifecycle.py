@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -87,6 +88,8 @@ class Pipeline:
         self.engine = engine
         self.ledger = Ledger(engine)
         self.inbox = Inbox(settings.inbox.root, settings.inbox.host)
+        self.counted: Callable[[metrics.Tally], None] = metrics.count
+        """where a finished file is counted: here, or handed to the daemon by a worker process"""
 
     def process(self, path: Path, partner_id: str) -> Outcome | None:
         """Take one file from ``incoming/``; None when another worker claimed it first."""
@@ -276,7 +279,7 @@ class Pipeline:
         report = build_report(job, problems, result, self.settings.reports.max_errors_listed)
         report_path = write_reports(report, problems, destination)
         os.rename(claimed, destination)
-        _count(job, status)
+        self.counted(tally(job, status))
         _log_outcome(job, status)
         for warning in report.warnings:
             logger.bind(job_id=job.id, partner=job.partner_id, feed=job.feed).warning(
@@ -309,7 +312,7 @@ class Pipeline:
             report = build_report(job, ProblemLog(), None, 0)
             write_reports(report, ProblemLog(), stored)
         os.rename(claimed, stored)
-        _count(job, JobStatus(job.status))
+        self.counted(tally(job, JobStatus(job.status)))
         logger.bind(partner=partner_id, job_id=job.id, file=file_name).info(
             "{}/{} was {} before a restart; filed away",
             partner_id,
@@ -384,20 +387,21 @@ def _log_outcome(job: ImportJob, status: JobStatus) -> None:
     )
 
 
-def _count(job: ImportJob, status: JobStatus) -> None:
-    feed = job.feed or "-"
-    metrics.FILES.labels(job.partner_id, feed, status.value).inc()
-    for outcome, rows in (
-        ("inserted", job.inserted_count),
-        ("updated", job.updated_count),
-        ("unchanged", job.unchanged_count),
-        ("failed", job.failed_count),
-    ):
-        metrics.ROWS.labels(job.partner_id, feed, outcome).inc(rows)
-    if status == JobStatus.COMPLETED:
-        metrics.LAST_SUCCESS.labels(job.partner_id, feed).set_to_current_time()
-    if job.duration_ms is not None:
-        metrics.JOB_SECONDS.labels(feed).observe(job.duration_ms / 1000)
+def tally(job: ImportJob, status: JobStatus) -> metrics.Tally:
+    completed = as_utc(job.completed_at) if job.completed_at is not None else utc_now()
+    return metrics.Tally(
+        partner=job.partner_id,
+        feed=job.feed or "-",
+        outcome=status.value,
+        rows={
+            "inserted": job.inserted_count,
+            "updated": job.updated_count,
+            "unchanged": job.unchanged_count,
+            "failed": job.failed_count,
+        },
+        seconds=job.duration_ms / 1000 if job.duration_ms is not None else None,
+        completed_at=completed.timestamp(),
+    )
 
 
 def _elapsed_ms(job: ImportJob) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import (
@@ -64,6 +65,31 @@ EXPECTED_MISSED = Counter(
     ["partner", "feed"],
     registry=REGISTRY,
 )
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What one finished file adds to the metrics: counted where the metrics are served, which
+    for a file loaded in a worker process is not where it was loaded."""
+
+    partner: str
+    feed: str
+    outcome: str
+    rows: dict[str, int]
+    """rows by what happened to them: inserted, updated, unchanged, failed"""
+    seconds: float | None
+    completed_at: float
+    """when it finished, seconds since the epoch"""
+
+
+def count(tally: Tally) -> None:
+    FILES.labels(tally.partner, tally.feed, tally.outcome).inc()
+    for outcome, rows in tally.rows.items():
+        ROWS.labels(tally.partner, tally.feed, outcome).inc(rows)
+    if tally.outcome == "COMPLETED":
+        LAST_SUCCESS.labels(tally.partner, tally.feed).set(tally.completed_at)
+    if tally.seconds is not None:
+        JOB_SECONDS.labels(tally.feed).observe(tally.seconds)
 
 
 def seed_last_success(engine: Engine) -> None:
