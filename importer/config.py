@@ -148,6 +148,13 @@ class DaemonSettings(_Section):
     workers: int = Field(
         default=2, ge=1, le=64, description="large files loaded in parallel (memory slots)"
     )
+    processes: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description="worker processes for small files: one per CPU on PostgreSQL by default, "
+        "none on SQLite (one writer at a time); 0 loads them in the daemon's threads",
+    )
     poll_interval_s: float = Field(default=2.0, gt=0, description="pause between full rescans")
     max_backoff_s: float = Field(
         default=60.0, gt=0, description="longest wait after a transient fault"

@@ -38,9 +38,12 @@ from importer.stability import StabilityGate
 from importer.watcher import watch
 from importer.web import server as web
 from importer.web.server import StatusPages
+from importer.worker_processes import WorkerProcesses, processes_for
 
 RESTART_ONLY = ("database", "inbox", "metrics", "web")
 """settings a running daemon cannot change: its connections, its folders, its listening port"""
+FIXED_AT_START = ("workers", "processes")
+"""``daemon`` settings a running daemon cannot change: its slots and its worker processes"""
 
 
 class Daemon:
@@ -60,6 +63,10 @@ class Daemon:
         self.dispatcher = Dispatcher(
             self.pipeline, self.locks, settings.daemon.workers, self.stopping, self.wake
         )
+        count = processes_for(settings, engine.dialect.name)
+        self.processes = WorkerProcesses(settings, count) if count else None
+        if self.processes is not None:
+            self.dispatcher.small_files = self.processes.process
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self._stop)
@@ -130,10 +137,12 @@ class Daemon:
             web.serve(self.settings.web.host, self.settings.web.port, pages)
         database = make_url(self.settings.database.url).render_as_string(hide_password=True)
         logger.info(
-            "watching {} with {} lane thread(s), {} for large files; database {}",
+            "watching {} with {} lane thread(s), {} for large files, {} worker process(es) "
+            "for small files; database {}",
             self.pipeline.inbox.incoming,
             self.dispatcher.threads,
             self.settings.daemon.workers,
+            self.processes.count if self.processes is not None else 0,
             database,
         )
         sd_notify("READY=1", "STATUS=watching for files")
@@ -147,6 +156,8 @@ class Daemon:
             if not self.dispatcher.drain(self.settings.daemon.stop_timeout_s):
                 logger.warning("stop timeout: files still in hand are settled at the next start")
             self.dispatcher.shutdown()
+            if self.processes is not None:
+                self.processes.close()
             logger.info("stopped")
 
     def _loop(self) -> None:
@@ -211,12 +222,20 @@ class Daemon:
         if fixed:
             logger.warning("{} changed: restart importer to apply", ", ".join(fixed))
             new = new.model_copy(update={name: getattr(self.settings, name) for name in fixed})
-        if new.daemon.workers != self.settings.daemon.workers:
-            logger.warning("daemon.workers changed: restart importer to apply")
-            workers = {"workers": self.settings.daemon.workers}
-            new = new.model_copy(update={"daemon": new.daemon.model_copy(update=workers)})
+        kept = {
+            name: getattr(self.settings.daemon, name)
+            for name in FIXED_AT_START
+            if getattr(new.daemon, name) != getattr(self.settings.daemon, name)
+        }
+        if kept:
+            logger.warning(
+                "{} changed: restart importer to apply", ", ".join(f"daemon.{n}" for n in kept)
+            )
+            new = new.model_copy(update={"daemon": new.daemon.model_copy(update=kept)})
         self.settings = new
         self.pipeline.settings = new
+        if self.processes is not None:
+            self.processes.settings = new
         configure_logging(new.logging)
         self._stop_background()
         self._start_background()

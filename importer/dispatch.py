@@ -3,13 +3,15 @@
 Within a lane files are applied in arrival order; different lanes run in parallel. A lane is
 worked only under its lane lock, so several daemons on one PostgreSQL never apply two files of
 the same lane at once, and never touch a file another daemon has in hand. A large file is loaded
-only in one of ``workers`` memory slots; small files run beside them (:mod:`importer.slots`).
+only in one of ``workers`` memory slots; small files run beside them (:mod:`importer.slots`), in
+the daemon's worker processes where it has them (:mod:`importer.worker_processes`).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from importer.exceptions import (
     TransientError,
     UntakeableFileError,
 )
-from importer.lifecycle import Pipeline
+from importer.lifecycle import Outcome, Pipeline
 from importer.locks import Lane, LaneLocks
 from importer.logs import printable
 from importer.ordering import natural_key, order_of
@@ -55,6 +57,8 @@ class Dispatcher:
         self.threads = lane_threads(workers, pipeline.engine.dialect.name)
         self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="lane")
         self.slots = MemorySlots(workers)
+        self.small_files: Callable[[Path, str], Outcome | None] = pipeline.process
+        """who loads a file that needs no slot: this process, or the daemon's worker processes"""
         self._guard = threading.Lock()
         self._busy: set[Lane] = set()
         self._futures: set[Future[None]] = set()
@@ -120,16 +124,17 @@ class Dispatcher:
 
     def _process_in_order(self, files: list[Candidate]) -> None:
         for candidate in files:
-            with self.slots.held_for(candidate.path):
+            with self.slots.held_for(candidate.path) as large:
                 if self.stopping.is_set():
                     return
-                if candidate.path.exists() and not self._process(candidate):
+                if candidate.path.exists() and not self._process(candidate, large=large):
                     return
 
-    def _process(self, candidate: Candidate) -> bool:
+    def _process(self, candidate: Candidate, *, large: bool) -> bool:
         """False after a transient fault: the lane's later files wait for the next attempt."""
+        load = self.pipeline.process if large else self.small_files
         try:
-            outcome = self.pipeline.process(candidate.path, candidate.partner)
+            outcome = load(candidate.path, candidate.partner)
         except TransientError as exc:
             self.fault = exc
             return False

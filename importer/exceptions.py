@@ -58,6 +58,11 @@ class UntakeableFileError(ImporterError):
     nothing is recorded, and the operator is told once."""
 
 
+class WorkerLostError(ImporterError):
+    """A worker process died, or failed beyond recording a file's outcome: its file stays in
+    ``processing/`` (or ``incoming/``), where recovery settles it by the ledger."""
+
+
 class TransientError(ImporterError):
     """A fault outside the file (database down, disk full); the same file may succeed later."""
 

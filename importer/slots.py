@@ -45,10 +45,11 @@ class MemorySlots:
         self._free = threading.BoundedSemaphore(count)
 
     @contextmanager
-    def held_for(self, path: Path) -> Iterator[None]:
-        """Holds a slot while ``path`` is loaded, if it needs one; waits for a free one."""
+    def held_for(self, path: Path) -> Iterator[bool]:
+        """Holds a slot while ``path`` is loaded, if it needs one (waiting for a free one);
+        yields whether it did."""
         if not needs_slot(path):
-            yield
+            yield False
             return
         with self._free:
-            yield
+            yield True

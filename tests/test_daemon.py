@@ -143,6 +143,16 @@ def _state(
     return [tuple(r) for r in rows], [tuple(c) for c in changes], [tuple(j) for j in jobs]
 
 
+def _in_hand(inbox: Path) -> bool:
+    """A file claimed: the kill that follows may cut its load short (a worker process, which
+    takes a moment to start, has it by then)."""
+    return any((inbox / "processing").rglob("*.csv"))
+
+
+def _all_done(inbox: Path, names: list[str]) -> bool:
+    return len(data_files(inbox, "done")) == len(names)
+
+
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -161,16 +171,14 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     for started in range(1, kills + 1):
         daemon.start()
         wait_for(lambda n=started: daemon.output().count("watching") >= n, 60, "a start")
+        wait_for(lambda: _in_hand(crash_inbox) or _all_done(crash_inbox, names), 60, "a claim")
         time.sleep(rng.uniform(0.0, 0.6))
         daemon.kill()
     daemon.start()
     try:
         wait_for(lambda: daemon.output().count("watching") > kills, 60, "the last start")
         wait_for(
-            lambda: (
-                len(data_files(crash_inbox, "done")) == len(names)
-                and not any((crash_inbox / "processing").rglob("*.csv"))
-            ),
+            lambda: _all_done(crash_inbox, names) and not _in_hand(crash_inbox),
             240,
             "every file to be done",
         )
