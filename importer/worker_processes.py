@@ -200,7 +200,7 @@ def _answer(pipeline: Pipeline, task: _Task) -> _Answer:
     try:
         outcome = pipeline.process(Path(task.path), task.partner)
     except (TransientError, SchemaError, UntakeableFileError) as exc:
-        kind = next(name for name, kind in FAULTS.items() if isinstance(exc, kind))
+        kind = next(name for name, error in FAULTS.items() if isinstance(exc, error))
         return _Answer(None, tallies, (kind, str(exc)))
     except Exception as exc:
         logger.opt(exception=exc).error("internal error in a worker process on {}", task.path)
