@@ -1,5 +1,6 @@
 """The database-specific pieces, against the real SQLite and PostgreSQL."""
 
+import time
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
@@ -9,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from importer.db.backends import backend_for, copy_rows
-from importer.db.engine import make_engine
-from importer.exceptions import DuplicateKeyError
+from importer.db.engine import PING_AFTER_IDLE_S, make_engine
+from importer.exceptions import DatabaseUnavailableError, DuplicateKeyError
 
 
 @pytest.fixture
@@ -207,3 +208,46 @@ def test_sqlite_commits_are_on_disk_before_the_file_moves_on(tmp_path: Path) -> 
         temp_store = connection.exec_driver_sql("PRAGMA temp_store").scalar_one()
     engine.dispose()
     assert (journal, synchronous, temp_store) == ("wal", 2, 1)
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as connection:
+        pid: int = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        return pid
+
+
+def _terminate(url: str, pid: int) -> None:
+    """End a pooled connection's server process, from a connection of another engine."""
+    other = make_engine(url)
+    with other.begin() as connection:
+        connection.exec_driver_sql(f"SELECT pg_terminate_backend({pid}, 5000)")
+    other.dispose()
+
+
+@pytest.mark.postgres
+def test_a_pooled_connection_lost_while_idle_is_replaced_before_it_is_lent(
+    postgres_url: str,
+) -> None:
+    engine = make_engine(postgres_url, pool_size=1)
+    lost = _backend_pid(engine)
+    _terminate(postgres_url, lost)
+    time.sleep(PING_AFTER_IDLE_S + 0.2)
+    lent = _backend_pid(engine)
+    engine.dispose()
+    assert lent != lost
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_moments_after_use_fails_as_unavailable_once_then_is_renewed(
+    postgres_url: str,
+) -> None:
+    """Not pinged: a file in the middle of a stream loses the round trip, not its outcome (a
+    transient fault sends it back to ``incoming/``)."""
+    engine = make_engine(postgres_url, pool_size=1)
+    lost = _backend_pid(engine)
+    _terminate(postgres_url, lost)
+    with pytest.raises(DatabaseUnavailableError):
+        _backend_pid(engine)
+    lent = _backend_pid(engine)
+    engine.dispose()
+    assert lent != lost

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from importer.db.faults import translate_errors
 from importer.exceptions import ConfigError
@@ -20,6 +22,9 @@ DEFAULT_POOL_SIZE = 5
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 32 * 1024
 """the page cache lives in the importer's own memory, so it counts against its bound"""
+PING_AFTER_IDLE_S = 1.0
+"""a pooled PostgreSQL connection unused this long is tried with a round trip before it is lent"""
+IDLE_SINCE = "importer_idle_since"
 
 
 def make_engine(
@@ -40,10 +45,10 @@ def make_engine(
     if parsed.get_backend_name() in POSTGRES_SCHEMES:
         engine = create_engine(
             parsed.set(drivername="postgresql+psycopg"),
-            pool_pre_ping=True,
             pool_size=pool_size,
             connect_args={"connect_timeout": math.ceil(connect_timeout_s)},
         )
+        _ping_after_idle(engine)
         return translate_errors(engine)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -56,6 +61,30 @@ def make_engine(
         f"database.url: backend {parsed.get_backend_name()!r} is not supported; "
         "use sqlite:///path or postgresql://..."
     )
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """``pool_pre_ping``, but only for a connection that sat unused: a small file checks out two
+    connections in quick succession, and pinging both cost it 6 % of its CPU. A connection the
+    server dropped less than ``PING_AFTER_IDLE_S`` ago fails its first statement instead, a
+    transient fault like a drop in the middle of a load: the file goes back to ``incoming/`` and
+    the pool is renewed."""
+
+    def stamp(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[IDLE_SINCE] = time.monotonic()
+
+    def ping(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_since = record.info.get(IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool's own answer to this error: drop the connection and lend a new one.
+            raise DisconnectionError(f"an idle connection was lost: {exc}") from exc
+
+    event.listen(engine, "checkin", stamp)
+    event.listen(engine, "checkout", ping)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -75,9 +75,6 @@ def translate_errors(engine: Engine) -> Engine:
 
 
 def _on_error(context: ExceptionContext) -> ImporterError | None:
-    # A failed pre-ping must stay SQLAlchemy's: the pool reconnects on it.
-    if context.is_pre_ping:
-        return None
     return importer_error(context.original_exception)
 
 
