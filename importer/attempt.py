@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from importer.config import FeedSettings, LimitSettings, LoggingSettings, Settings
-from importer.db.ledger import ImportJob
+from importer.db.ledger import ImportJob, LoadedBytes
 from importer.feeds import FeedSpec
 from importer.guards import Guards
 from importer.raw import ReadOptions
@@ -80,6 +80,8 @@ class FileAttempt:
     spec: FeedSpec
     options: LoadOptions
     checksum: Checksum | None = None
+    latest: LoadedBytes | None = None
+    """the latest load of the tables the feed writes, read when the job opened"""
 
     @classmethod
     def plan(
@@ -89,11 +91,12 @@ class FileAttempt:
         job: ImportJob,
         path: Path,
         spec: FeedSpec,
-        checksum: Checksum | None = None,
     ) -> FileAttempt:
+        """The file's settings worked out; the lifecycle adds what it learnt while it opened the
+        job (the ``checksum`` being taken, the ``latest`` load), which a dry run has not."""
         assert job.started_at is not None
         options = LoadOptions.of(settings, spec, job.partner_id)
-        return cls(job=job, path=path, spec=spec, options=options, checksum=checksum)
+        return cls(job=job, path=path, spec=spec, options=options)
 
     @property
     def partner_id(self) -> str:

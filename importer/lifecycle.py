@@ -12,7 +12,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -31,8 +31,7 @@ from importer.db.ledger import (
     Ledger,
     LoadedBytes,
     new_job,
-    retried_job,
-    save_job,
+    settle_job,
 )
 from importer.exceptions import (
     SchemaError,
@@ -166,13 +165,12 @@ class Pipeline:
                 _take_checksum(job, checksum)
                 job.status, job.message = JobStatus.FAILED, str(spec)
                 return self._finish(job, claimed, ProblemLog.of(problems_frame(spec.problems)))
-            attempt = FileAttempt.plan(
-                self.settings, job=job, path=claimed, spec=spec, checksum=checksum
-            )
-            return self._load(attempt, latest)
+            planned = FileAttempt.plan(self.settings, job=job, path=claimed, spec=spec)
+            attempt = replace(planned, checksum=checksum, latest=latest)
+            return self._load(attempt)
 
-    def _load(self, attempt: FileAttempt, latest: LoadedBytes | None) -> Outcome:
-        earlier = self._same_bytes_loaded(attempt, latest)
+    def _load(self, attempt: FileAttempt) -> Outcome:
+        earlier = self._same_bytes_loaded(attempt)
         if earlier is not None:
             return self._duplicate(attempt, earlier)
         try:
@@ -198,13 +196,13 @@ class Pipeline:
         # The commit, which on SQLite writes a big load out once more, belongs to its time too.
         return self._finish(job, attempt.path, result.problems, result)
 
-    def _same_bytes_loaded(self, attempt: FileAttempt, latest: LoadedBytes | None) -> int | None:
-        """The job whose bytes these repeat, when it is ``latest``, the latest load of the
-        tables this feed writes: nothing would change. Bytes that repeat an older load are
+    def _same_bytes_loaded(self, attempt: FileAttempt) -> int | None:
+        """The job whose bytes these repeat, when it is the attempt's ``latest``, the latest load
+        of the tables this feed writes: nothing would change. Bytes that repeat an older load are
         loaded again (the partner may be undoing a later file). The lane is held from before the
         job opened, so no load of it came since. The checksum is waited for only when the sizes
         match."""
-        job, spec = attempt.job, attempt.spec
+        job, spec, latest = attempt.job, attempt.spec, attempt.latest
         assert attempt.checksum is not None
         if latest is None or latest.feed != spec.name or latest.size_bytes != job.size_bytes:
             return None
@@ -255,8 +253,6 @@ class Pipeline:
     def _settle(self, connection: Connection, job: ImportJob) -> None:
         """Write a job's outcome: the retry it follows, its times and where its file will be."""
         assert job.id is not None
-        if job.sha256 is not None and job.retry_of is None:
-            job.retry_of = retried_job(connection, job.partner_id, job.sha256)
         job.completed_at = job.completed_at or utc_now()
         job.duration_ms = _elapsed_ms(job)
         outcome_dir = "failed" if job.status == JobStatus.FAILED else "done"
@@ -264,7 +260,7 @@ class Pipeline:
             outcome_dir, job.partner_id, job.file_name, job.id, job.completed_at.date()
         )
         job.stored_path = str(destination)
-        save_job(connection, job)
+        job.retry_of = settle_job(connection, job)
 
     def _file_away(
         self,

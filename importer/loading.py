@@ -175,11 +175,20 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad, problems: ProblemL
     problems.add_repeated_keys(duplicates)
     result.failed_count = problems.failed_rows
     result.filled_columns = sorted(filled)
-    previous = last_shape(load.idle_connection(), attempt.partner_id, spec.name)
+    previous = _previous_shape(attempt, load)
     result.dropped_columns, result.new_columns = shape_drift(previous, filled)
     result.rejection = _rejection(result, options.feed)
     _guarded_merge(attempt, load, nested, file_keys, result)
     return result
+
+
+def _previous_shape(attempt: FileAttempt, load: FileLoad) -> list[str] | None:
+    """The columns the lane's last load filled: read with the job when that load is the latest
+    of the feed's tables (the lane is held, so no other load of it came since)."""
+    latest = attempt.latest
+    if latest is not None and latest.feed == attempt.spec.name:
+        return latest.shape()
+    return last_shape(load.idle_connection(), attempt.partner_id, attempt.spec.name)
 
 
 def _without_rejected(checked: list[ValidatedBatch], problems: pl.DataFrame) -> list[pl.DataFrame]:
