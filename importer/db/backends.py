@@ -31,6 +31,10 @@ class Backend(Protocol):
         self, connection: Connection, staging: str, target: str, columns: str
     ) -> None: ...
 
+    def drop_staging(self, connection: Connection, staging: str) -> None:
+        """Let go of a staging table whose rows are merged; a file stages each table once."""
+        ...
+
     def open_stream(self, connection: Connection, table: str, constants: Constants) -> RowStream:
         """Rows for ``table``, batch after batch, every frame with the same columns and every row
         ``constants`` besides; a column no row fills is left to its default (NULL), and nothing
@@ -90,6 +94,10 @@ class SqliteBackend:
             f"CREATE TEMP TABLE {staging} AS SELECT {columns}, CAST(NULL AS INTEGER) AS "
             f"{STAGING_ROW} FROM {target} WHERE 0"
         )
+
+    def drop_staging(self, connection: Connection, staging: str) -> None:
+        """A temporary table outlives the transaction on SQLite, holding its rows till dropped."""
+        connection.exec_driver_sql(f"DROP TABLE {staging}")
 
     def open_stream(self, connection: Connection, table: str, constants: Constants) -> RowStream:
         return SqliteRowStream(connection, table, constants)
@@ -158,6 +166,9 @@ class PostgresBackend:
             f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT {columns}, "
             f"CAST(NULL AS BIGINT) AS {STAGING_ROW} FROM {target} WITH NO DATA"
         )
+
+    def drop_staging(self, connection: Connection, staging: str) -> None:
+        """Nothing to send: the end of the transaction drops it (``ON COMMIT DROP``)."""
 
     def open_stream(self, connection: Connection, table: str, constants: Constants) -> RowStream:
         return PostgresRowStream(connection, table, constants)

@@ -253,7 +253,7 @@ class FileLoad:
             if not self.fast:
                 self.backend.analyze(self.connection, statements.staging_table(spec), spec.key)
                 self._apply(spec, table)
-            self.connection.exec_driver_sql(f"DROP TABLE {statements.staging_table(spec)}")
+            self.backend.drop_staging(self.connection, statements.staging_table(spec))
             counts = table.counts
         deleted = (
             self._mark_missing_deleted(spec, file_keys, may_delete=may_delete)
