@@ -92,10 +92,7 @@ class FileLoad:
         self.backend: Backend = backend_for(connection)
         self.partner_id = partner_id
         self.job_id = job_id
-        self.now = now
-        if self.backend.load_time_defaults:
-            # Every timestamp this load writes is its transaction's start, the columns' default.
-            self.now = connection.exec_driver_sql("SELECT now()").scalar_one()
+        self._now = None if self.backend.load_time_defaults else now
         self.fast = fast
         """first loads go straight into the table, later ones merge batch by batch"""
         self._tables: dict[str, _Table] = {}
@@ -108,6 +105,15 @@ class FileLoad:
 
     def __enter__(self) -> Self:
         return self
+
+    @property
+    def now(self) -> datetime:
+        """The time this load stamps its rows with. On PostgreSQL it is the transaction's start,
+        the timestamp columns' default, read with the load's first question (:meth:`_table`)."""
+        if self._now is None:
+            self._end_stream()
+            self._now = self.connection.exec_driver_sql("SELECT now()").scalar_one()
+        return self._now
 
     def __exit__(
         self,
@@ -296,7 +302,10 @@ class FileLoad:
     def _partner_has_rows(self, spec: FeedSpec) -> bool:
         """Any row at all, deleted ones included: they hold the key a direct insert would need."""
         query = statements.any_row(spec, self.partner_id)
-        return self.connection.exec_driver_sql(query).first() is not None
+        if self._now is not None:
+            return self.connection.exec_driver_sql(query).first() is not None
+        self._now, found = self.connection.exec_driver_sql(f"SELECT now(), EXISTS ({query})").one()
+        return bool(found)
 
     def _live_hashes(self, spec: FeedSpec) -> pl.Series:
         """The text hashes of the partner's live rows, sorted."""
