@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,14 +67,18 @@ def _usable_partner_folder(folder: Path) -> bool:
 def _files(
     folder: Path, partner: str, stable_seconds: float, require_marker: bool
 ) -> list[Candidate]:
+    """One ``stat`` a file: the folder's listing already tells links and folders apart."""
     files = []
-    for entry in folder.iterdir():
-        if is_temporary(entry.name) or is_marker(entry.name) or entry.is_symlink():
-            continue
-        try:
-            stat = entry.stat()
-        except FileNotFoundError:
-            continue
-        if entry.is_file():
-            files.append(Candidate(partner, entry, stat.st_mtime, stable_seconds, require_marker))
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if is_temporary(entry.name) or is_marker(entry.name) or entry.is_symlink():
+                continue
+            try:
+                if not entry.is_file():
+                    continue
+                stat = entry.stat()
+            except FileNotFoundError:
+                continue
+            path = Path(entry.path)
+            files.append(Candidate(partner, path, stat.st_mtime, stable_seconds, require_marker))
     return files
