@@ -97,6 +97,10 @@ class TcpProxy:
     def cut(self) -> None:
         with self._lock:
             if self._listener is not None:
+                # close() alone would leave the port listening until the thread blocked in
+                # accept() gets one more connection; shutdown() wakes it at once.
+                with contextlib.suppress(OSError):
+                    self._listener.shutdown(socket.SHUT_RDWR)
                 self._listener.close()
                 self._listener = None
             for sock in self._sockets:
