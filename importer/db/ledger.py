@@ -307,15 +307,10 @@ _RETRY_FOLLOWED = (
     .scalar_subquery()
 )
 """the latest failed job with the same bytes that an operator sent back with ``importer retry``"""
-_SETTLE_JOB = (
-    update(ImportJob)
-    .where(col(ImportJob.id) == bindparam("job_id"))
-    .values(
-        {name: bindparam(name) for name in _JOB_COLUMNS if name != "retry_of"}
-        | {"retry_of": func.coalesce(bindparam("retry_of", type_=Integer), _RETRY_FOLLOWED)}
-    )
-    .returning(col(ImportJob.retry_of))
-)
+_SETTLE_JOB = _UPDATE_JOB.values(
+    retry_of=func.coalesce(bindparam("retry_of", type_=Integer), _RETRY_FOLLOWED)
+).returning(col(ImportJob.retry_of))
+"""``_UPDATE_JOB`` whose ``retry_of``, when the job names none, is the retry it follows"""
 
 
 def _lanes_latest_load(feed: str) -> ScalarSelect[int]:
@@ -387,13 +382,17 @@ def _shape(filled_columns: str | None) -> list[str] | None:
 
 def save_job(connection: Connection, job: ImportJob) -> None:
     """Write a job's fields in the caller's transaction: a load stamps its job with its rows."""
-    connection.execute(_UPDATE_JOB, {**job.model_dump(exclude={"id"}), "job_id": job.id})
+    connection.execute(_UPDATE_JOB, _job_fields(job))
 
 
 def settle_job(connection: Connection, job: ImportJob) -> int | None:
     """Write a job's outcome, and link it to the retry it follows, in one statement: the failed
     job with the same bytes an operator sent back with ``importer retry``, unless it already
     names one. Returns the job's ``retry_of``."""
-    fields = {**job.model_dump(exclude={"id"}), "job_id": job.id}
-    linked: int | None = connection.execute(_SETTLE_JOB, fields).scalar_one()
+    linked: int | None = connection.execute(_SETTLE_JOB, _job_fields(job)).scalar_one()
     return linked
+
+
+def _job_fields(job: ImportJob) -> dict[str, object]:
+    """The parameters of ``_UPDATE_JOB`` and ``_SETTLE_JOB``."""
+    return {**job.model_dump(exclude={"id"}), "job_id": job.id}
