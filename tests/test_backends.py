@@ -118,6 +118,36 @@ def test_text_with_every_character_copy_gives_a_meaning_arrives_unchanged(
     assert rows == labels
 
 
+@pytest.mark.parametrize(
+    "special", ["back\\slash", "tab\there", "two\nlines", "carriage\rreturn", "\\N", "\\"]
+)
+def test_one_value_copy_gives_a_meaning_arrives_unchanged_in_any_batch_of_a_stream(
+    numbers_engine: Engine, special: str
+) -> None:
+    """Batches are written unescaped and checked after: one such character alone is noticed in
+    the first batch or a later one, and the batches after it arrive unchanged too."""
+    streams = [
+        [["plain", None], [special, None], ["after", None], [None, special]],
+        [[special], ["plain", None]],
+    ]
+    written: list[str | None] = []
+    with numbers_engine.begin() as connection:
+        backend = backend_for(connection)
+        for batches in streams:
+            with backend.open_stream(connection, "numbers", {}) as stream:
+                for labels in batches:
+                    numbers = range(len(written), len(written) + len(labels))
+                    written += labels
+                    stream.write(
+                        pl.DataFrame(
+                            {"n": numbers, "label": labels},
+                            schema={"n": pl.Int64, "label": pl.String},
+                        )
+                    )
+        rows = connection.execute(text("SELECT label FROM numbers ORDER BY n")).scalars().all()
+    assert rows == written
+
+
 def test_a_repeated_key_early_in_a_long_stream_stops_it_with_nothing_written(
     numbers_engine: Engine,
 ) -> None:
