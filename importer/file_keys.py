@@ -35,7 +35,8 @@ class FileKeys:
 
     def add(self, rows: pl.DataFrame) -> None:
         if not self._parts:
-            self.schema = pl.Schema({k: rows.schema[k] for k in self.key})
+            schema = rows.schema  # built anew at each call
+            self.schema = pl.Schema({k: schema[k] for k in self.key})
         self._parts.append(rows.select(ROW, key_digest(self.key)))
 
     def drop(self, rows: pl.Series) -> None:

@@ -40,16 +40,21 @@ class KnownHashes:
         if spec is not self._keyed:
             return self._whole[spec.name]
         column = spec.key[1]
-        values = (
-            records.get_column(column).drop_nulls().unique()
-            if column in records.columns
-            else pl.Series(column, [], dtype=pl.String)
-        )
-        # A value with a NUL is a row error, matches nothing stored, and PostgreSQL refuses it.
-        values = values.filter(~values.str.contains("\x00", literal=True))
+        values = _lookup_values(records, column)
         hashes = (
             self._load.known_hashes(spec)
             if len(values) > KEYED_LOOKUP_MAX
             else self._load.known_hashes_where(spec, column, values.to_list())
         )
         return KnownRows(hashes, self._keyed_seed)
+
+
+def _lookup_values(records: pl.DataFrame, column: str) -> pl.Series:
+    """The distinct values of ``column`` to look live rows up by, in one query (each Series
+    method is one). A value with a NUL is a row error, matches nothing stored, and PostgreSQL
+    refuses it."""
+    if column not in records.columns:
+        return pl.Series(column, [], dtype=pl.String)
+    value = pl.col(column)
+    usable = value.is_not_null() & ~value.str.contains("\x00", literal=True)
+    return records.select(value.filter(usable).unique()).to_series()

@@ -38,7 +38,7 @@ from importer.nested import NestedList, nested_lists, validate_lines
 from importer.positions import Positions
 from importer.prefetch import ahead
 from importer.problem_log import ProblemLog
-from importer.problems import PROBLEM_SCHEMA, empty_problems, reported_value
+from importer.problems import PROBLEM_SCHEMA, concat_problems, empty_problems, reported_value
 from importer.progress import FileProgress
 from importer.raw import ROW, UNREADABLE, RawTable, column_name
 from importer.reading import open_table
@@ -160,7 +160,7 @@ def _run(attempt: FileAttempt, raw: RawTable, load: FileLoad, problems: ProblemL
             raise UnreadableFileError(
                 f"the file has more than {options.limits.max_rows} rows (limits.max_rows)"
             )
-        batch_problems = pl.concat([c.problems for c in checked])
+        batch_problems = concat_problems([c.problems for c in checked])
         problems.add(batch_problems)
         accepted = _without_rejected(checked, batch_problems)
         for target, rows in zip(targets, accepted, strict=True):
@@ -293,7 +293,10 @@ def _drop_repeated_keys(
     ``duplicate_keys = "last_wins"``); rows that do not stay are taken back from staging."""
     spec = attempt.spec
     keep_last = attempt.options.feed.duplicate_keys == "last_wins"
-    candidates = _keys_of_rows(attempt, headers, file_keys.repeated_rows())
+    repeated = file_keys.repeated_rows()
+    if repeated.is_empty():  # the usual file: no key to read again
+        return empty_problems(), 0
+    candidates = _keys_of_rows(attempt, headers, repeated)
     duplicates, dropped = duplicate_keys(candidates, spec.key, keep_last)
     if not dropped.is_empty():
         for target in (spec, *(n.spec for n in nested)):
@@ -309,8 +312,6 @@ def _keys_of_rows(attempt: FileAttempt, headers: HeaderMap, rows: pl.Series) -> 
     this runs only when some digests repeat (a repeated key, or very rarely a collision)."""
     spec = attempt.spec
     empty = pl.DataFrame(schema={ROW: pl.Int64, **dict.fromkeys(spec.key, pl.String)})
-    if rows.is_empty():
-        return empty
     wanted = rows.implode()
     parts = [empty]
     with open_table(attempt.path, attempt.options.read) as raw:
@@ -349,7 +350,7 @@ def _validated(
             frame = frame.with_columns(pl.col(pl.String).str.slice(0, max_field_chars + 1))
         records = positions.fill(headers.named(frame, (ROW,)))
         own = validate_changed(records, spec, context, known.of(spec, records))
-        checked = [ValidatedBatch(own.rows, pl.concat([own.problems, too_long, unreadable]))]
+        checked = [ValidatedBatch(own.rows, concat_problems([own.problems, too_long, unreadable]))]
         checked += [validate_lines(n, records, context, known.of(n.spec, records)) for n in nested]
         yield records.height + unreadable.height, checked, filled_columns(records, spec)
 

@@ -16,6 +16,8 @@ from importer.raw import ITEM
 _PARENT = "__parent"
 _PLACE = "__place"
 _SEEN = "__seen"
+_NOTHING_SEEN = pl.DataFrame(schema={_PARENT: pl.String, _SEEN: pl.Int64})
+"""built once: an empty frame costs a file 0.1 ms, and most feeds count no lines"""
 
 
 class Positions:
@@ -25,7 +27,7 @@ class Positions:
         positional = list(spec.positions.items())
         self.column: str | None = positional[0][0] if positional else None
         self.parent: str | None = positional[0][1] if positional else None
-        self._seen = pl.DataFrame(schema={_PARENT: pl.String, _SEEN: pl.Int64})
+        self._seen = _NOTHING_SEEN
         """lines counted so far, by parent"""
 
     def fill(self, records: pl.DataFrame) -> pl.DataFrame:

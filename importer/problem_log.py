@@ -55,7 +55,7 @@ class ProblemLog:
     def add_repeated_keys(self, problems: pl.DataFrame) -> None:
         """The problems of keys the file repeats, once every batch was added."""
         self._count(problems)
-        self._late = problems.sort("row", maintain_order=True)
+        self._late = problems if problems.is_empty() else problems.sort("row", maintain_order=True)
 
     def is_empty(self) -> bool:
         return self.count == 0

