@@ -44,7 +44,7 @@ class KnownHashes:
         hashes = (
             self._load.known_hashes(spec)
             if len(values) > KEYED_LOOKUP_MAX
-            else self._load.known_hashes_where(spec, column, values.to_list())
+            else self._load.known_hashes_where(spec, column, values)
         )
         return KnownRows(hashes, self._keyed_seed)
 

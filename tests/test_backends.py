@@ -9,9 +9,14 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, text
 
+from importer.clock import utc_now
 from importer.db.backends import backend_for, copy_rows
 from importer.db.engine import PING_AFTER_IDLE_S, make_engine
+from importer.db.loader import FileLoad
 from importer.exceptions import DatabaseUnavailableError, DuplicateKeyError
+from importer.feeds import FEEDS
+from importer.lifecycle import Pipeline
+from tests.conftest import process
 
 
 @pytest.fixture
@@ -146,6 +151,26 @@ def test_one_value_copy_gives_a_meaning_arrives_unchanged_in_any_batch_of_a_stre
                     )
         rows = connection.execute(text("SELECT label FROM numbers ORDER BY n")).scalars().all()
     assert rows == written
+
+
+def test_the_keyed_lookup_finds_the_live_rows_of_keys_with_any_character(
+    pipeline: Pipeline, engine: Engine
+) -> None:
+    """A small file looks its SKUs up as one parameter: quotes, backslashes, commas and braces,
+    which that parameter's form gives a meaning, must match the stored keys all the same."""
+    skus = ['say "hi"', "back\\slash", "a,b", "{braced}", "two words", "it's", "naïve–€😀", "NULL"]
+    rows = pl.DataFrame({"sku": skus, "price": [str(n) for n in range(len(skus))]})
+    process(pipeline, "acme", "products.csv", rows.write_csv())
+    process(pipeline, "other", "products.csv", rows.write_csv())
+    with engine.begin() as connection:
+        stored = connection.execute(
+            text("SELECT sku, row_hash FROM products WHERE partner_id = 'acme'")
+        ).all()
+        with FileLoad(connection, "acme", None, utc_now()) as load:
+            asked = pl.Series([*skus[1:], "absent"])
+            found = load.known_hashes_where(FEEDS["products"], "sku", asked)
+    assert sorted(sku for sku, _ in stored) == sorted(skus)
+    assert found.to_list() == sorted(row_hash for sku, row_hash in stored if sku != skus[0])
 
 
 def test_a_repeated_key_early_in_a_long_stream_stops_it_with_nothing_written(

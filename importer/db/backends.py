@@ -63,22 +63,23 @@ class Backend(Protocol):
         """Run ``query`` (bound parameters already inlined) and return its rows as text columns."""
         ...
 
-    def fetch_integers(self, connection: Connection, column: str, source: str) -> pl.Series:
-        """``column`` of ``SELECT ... {source}`` (a FROM/WHERE clause) as one Int64 series.
+    def fetch_integers(
+        self, connection: Connection, column: str, source: str, values: pl.Series | None = None
+    ) -> pl.Series:
+        """``column`` of ``SELECT ... {source}`` (a FROM/WHERE clause) as one Int64 series;
+        ``values`` are what the source's :meth:`one_of` is bound to.
 
         The server joins the numbers into one string, so a million of them cost one round trip
-        and no Python object each.
+        and no Python object each. The statement goes to the driver as it is: through
+        SQLAlchemy, a small file's lookup cost 0.3 ms more.
         """
         ...
 
     def as_text(self, expression: str) -> str: ...
 
-    def one_of(self, column: str, parameter: str) -> str:
-        """``column`` equals one of the values bound as ``parameter`` (see :meth:`values`)."""
-        ...
-
-    def values(self, values: list[str]) -> object:
-        """A list of values as the one parameter :meth:`one_of` binds."""
+    def one_of(self, column: str) -> str:
+        """``column`` equals one of the text values :meth:`fetch_integers` binds, all sent as
+        one parameter: one a value cost a small file 0.1 ms."""
         ...
 
 
@@ -131,10 +132,13 @@ class SqliteBackend:
                 frames.append(pl.DataFrame(rows, schema=schema, orient="row"))
         return pl.concat(frames, rechunk=True)
 
-    def fetch_integers(self, connection: Connection, column: str, source: str) -> pl.Series:
+    def fetch_integers(
+        self, connection: Connection, column: str, source: str, values: pl.Series | None = None
+    ) -> pl.Series:
         """One number per line, read by Polars' CSV parser: no list of strings in between."""
+        bound = () if values is None else (json.dumps(values.to_list(), ensure_ascii=False),)
         joined = connection.exec_driver_sql(
-            f"SELECT group_concat({column}, char(10)) {source}"
+            f"SELECT group_concat({column}, char(10)) {source}", bound
         ).scalar()
         if not joined:
             return pl.Series(column, [], dtype=pl.Int64)
@@ -146,12 +150,9 @@ class SqliteBackend:
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS TEXT)"
 
-    def one_of(self, column: str, parameter: str) -> str:
-        """One JSON array: a list expanded into a parameter a value cost 0.1 ms a small file."""
-        return f"{column} IN (SELECT value FROM json_each(:{parameter}))"
-
-    def values(self, values: list[str]) -> object:
-        return json.dumps(values, ensure_ascii=False)
+    def one_of(self, column: str) -> str:
+        """The values as one JSON array."""
+        return f"{column} IN (SELECT value FROM json_each(?))"
 
 
 class PostgresBackend:
@@ -217,11 +218,15 @@ class PostgresBackend:
             return pl.DataFrame(schema=schema)
         return pl.read_csv("\n".join(chunks).encode(), has_header=False, schema=schema)
 
-    def fetch_integers(self, connection: Connection, column: str, source: str) -> pl.Series:
+    def fetch_integers(
+        self, connection: Connection, column: str, source: str, values: pl.Series | None = None
+    ) -> pl.Series:
         """As one binary string of 8-byte big-endian numbers: no text to format or parse."""
+        bound = () if values is None else (_array_literal(values),)
         with driver_cursor(connection) as cursor:
             cursor.execute(
                 f"SELECT string_agg(int8send(CAST({column} AS BIGINT)), ''::bytea) {source}",
+                bound,
                 binary=True,
             )
             row = cursor.fetchone()
@@ -236,12 +241,10 @@ class PostgresBackend:
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS TEXT)"
 
-    def one_of(self, column: str, parameter: str) -> str:
-        """One array parameter, not one parameter a value: a third less work for the client."""
-        return f"{column} = ANY(:{parameter})"
-
-    def values(self, values: list[str]) -> object:
-        return values
+    def one_of(self, column: str) -> str:
+        """The values as one array literal, written by Polars: a list dumped value by value
+        cost a small file 0.1 ms."""
+        return f"{column} = ANY(CAST(%s AS TEXT[]))"
 
 
 def backend_for(connection: Connection) -> Backend:
@@ -254,3 +257,12 @@ def copy_rows(backend: Backend, connection: Connection, table: str, frame: pl.Da
     """Append one frame to ``table`` in a stream of its own."""
     with backend.open_stream(connection, table, {}) as stream:
         stream.write(frame)
+
+
+def _array_literal(values: pl.Series) -> str:
+    """PostgreSQL's text form of a ``TEXT[]``: each value quoted, its backslashes and quotes
+    escaped."""
+    escaped = pl.lit(values).str.replace_all("\\", "\\\\", literal=True)
+    escaped = escaped.str.replace_all('"', '\\"', literal=True)
+    quoted = pl.concat_str(pl.lit('"'), escaped, pl.lit('"')).str.join(",")
+    return "{" + str(pl.select(quoted).item()) + "}"

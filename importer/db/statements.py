@@ -49,13 +49,10 @@ def live_hashes_source(spec: FeedSpec, partner_id: str) -> str:
     )
 
 
-def keyed_hashes(spec: FeedSpec, key_is_one_of: str) -> str:
-    """The text hashes of the live rows of the partner bound as ``:partner`` that meet
-    ``key_is_one_of`` (a backend's ``one_of``)."""
-    return (
-        f"SELECT {HASH_COLUMN} FROM {spec.table_name} WHERE {PARTNER_COLUMN} = :partner "
-        f"AND {key_is_one_of} AND deleted_at IS NULL AND {HASH_COLUMN} IS NOT NULL"
-    )
+def keyed_hashes_source(spec: FeedSpec, partner_id: str, key_is_one_of: str) -> str:
+    """FROM/WHERE of the text hashes of the partner's live rows that meet ``key_is_one_of``
+    (a backend's ``one_of``)."""
+    return f"{live_hashes_source(spec, partner_id)} AND {key_is_one_of}"
 
 
 def live_count(spec: FeedSpec, partner_id: str) -> str:
