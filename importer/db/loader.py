@@ -112,7 +112,7 @@ class FileLoad:
         the timestamp columns' default, read with the load's first question (:meth:`_table`)."""
         if self._now is None:
             self._end_stream()
-            self._now = self.connection.exec_driver_sql("SELECT now()").scalar_one()
+            ((self._now,),) = self.backend.run(self.connection, "SELECT now()")
         return self._now
 
     def __exit__(
@@ -274,13 +274,13 @@ class FileLoad:
         counted = self.backend.counted_upsert(upsert, "first_job_id = :job", "last_job_id = :job")
         if counted is None:
             merge_counts = statements.merge_counts(self.backend, spec)
-            staged, inserted, updated = self.connection.exec_driver_sql(merge_counts).one()
+            ((staged, inserted, updated),) = self.backend.run(self.connection, merge_counts)
             self._record_changes(spec)
-            self.connection.execute(_sql(upsert), params)
+            self.backend.run(self.connection, upsert, params)
         else:
             staged = table.staged_rows
             self._record_changes(spec)
-            inserted, updated = self.connection.execute(_sql(counted), params).one()
+            ((inserted, updated),) = self.backend.run(self.connection, counted, params)
         table.merged = True
         table.counts = MergeCounts(
             table.counts.inserted + int(inserted),
@@ -301,8 +301,8 @@ class FileLoad:
         """Any row at all, deleted ones included: they hold the key a direct insert would need."""
         query = statements.any_row(spec, self.partner_id)
         if self._now is not None:
-            return self.connection.exec_driver_sql(query).first() is not None
-        self._now, found = self.connection.exec_driver_sql(f"SELECT now(), EXISTS ({query})").one()
+            return bool(self.backend.run(self.connection, query))
+        ((self._now, found),) = self.backend.run(self.connection, f"SELECT now(), EXISTS ({query})")
         return bool(found)
 
     def _live_hashes(self, spec: FeedSpec) -> pl.Series:
@@ -371,8 +371,9 @@ class FileLoad:
 
     def _record_changes(self, spec: FeedSpec) -> None:
         if spec.tracked:
-            self.connection.execute(
-                _sql(statements.record_changes(self.backend, spec)),
+            self.backend.run(
+                self.connection,
+                statements.record_changes(self.backend, spec),
                 {"job": self.job_id, "table": spec.table_name, "now": self.now},
             )
 
