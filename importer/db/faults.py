@@ -3,10 +3,10 @@
 Everything that goes through SQLAlchemy is translated by the engine's ``handle_error`` hook
 (:func:`translate_errors`); the paths that drive the database's own cursor for speed (COPY,
 bulk fetches, executemany, a load's own statements) open it with :func:`driver_cursor`, which
-translates the same way. Code
-above this layer sees :class:`~importer.exceptions.DatabaseUnavailableError` for a database it
-cannot reach (retried with backoff), :class:`~importer.exceptions.SchemaError` for tables that are
-not what the code expects (the command stops), and never a library's exception class.
+translates the same way. Code above this layer sees
+:class:`~importer.exceptions.DatabaseUnavailableError` for a database it cannot reach (retried
+with backoff), :class:`~importer.exceptions.SchemaError` for tables that are not what the code
+expects (the command stops), and never a library's exception class.
 """
 
 from __future__ import annotations
