@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -14,11 +14,11 @@ from sqlalchemy import Connection
 
 from importer.db.faults import driver_cursor
 from importer.db.streams import (
-    SQLITE_TIMESTAMP,
     Constants,
     PostgresRowStream,
     RowStream,
     SqliteRowStream,
+    sqlite_timestamp,
 )
 
 STAGING_ROW = "_row"
@@ -311,9 +311,7 @@ def _array_literal(values: pl.Series) -> str:
 
 
 def _sqlite_value(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime(SQLITE_TIMESTAMP)
-    return value
+    return sqlite_timestamp(value) if isinstance(value, datetime) else value
 
 
 @lru_cache(maxsize=256)

@@ -256,10 +256,15 @@ def _key_violations() -> Iterator[None]:
         raise DuplicateKeyError(str(error)) from error
 
 
+def sqlite_timestamp(value: datetime) -> str:
+    """A time as SQLAlchemy stores one in SQLite, in UTC."""
+    return value.astimezone(UTC).strftime(SQLITE_TIMESTAMP)
+
+
 def _sqlite_literal(value: int | str | datetime) -> str:
     """A constant as SQL text; strings quoted the standard way (SQLite has no backslash escapes)."""
     if isinstance(value, datetime):
-        value = value.astimezone(UTC).strftime(SQLITE_TIMESTAMP)
+        value = sqlite_timestamp(value)
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
     return str(int(value))
