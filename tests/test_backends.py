@@ -7,10 +7,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from importer.clock import utc_now
-from importer.db.backends import backend_for, copy_rows
+from importer.db.backends import STAGING_ROW, backend_for, copy_rows
 from importer.db.engine import PING_AFTER_IDLE_S, make_engine
 from importer.db.loader import FileLoad
 from importer.exceptions import DatabaseUnavailableError, DuplicateKeyError
@@ -203,6 +203,38 @@ def assert_refused_with_nothing_written(
             for batch in batches:
                 stream.write(batch)
         assert connection.execute(text("SELECT COUNT(*) FROM numbers")).scalar_one() == 0
+
+
+def test_a_staging_table_outlives_its_transaction_and_opens_empty(numbers_engine: Engine) -> None:
+    """Kept by the connection (no catalog rows written and removed for every file), yet rows a
+    load left in it, committed or not, never reach the next load."""
+    staged = pl.DataFrame({"n": [1, 2], "label": ["a", "b"], STAGING_ROW: [1, 2]})
+    with numbers_engine.connect() as connection:
+        backend = backend_for(connection)
+        identities, counts = [], []
+        for end in ("commit", "rollback", "commit"):
+            with connection.begin() as transaction:
+                backend.open_staging(connection, "stg_numbers", "numbers", "n, label")
+                counts.append(_count(connection, "stg_numbers"))
+                identities.append(_table_identity(connection, "stg_numbers"))
+                copy_rows(backend, connection, "stg_numbers", staged)
+                assert _count(connection, "stg_numbers") == 2
+                getattr(transaction, end)()
+    assert counts == [0, 0, 0]
+    assert identities[1] == identities[2]  # a rollback removes only a table it created
+
+
+def _count(connection: Connection, table: str) -> int:
+    return int(connection.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar_one())
+
+
+def _table_identity(connection: Connection, table: str) -> int:
+    """Changes when the table is made anew: its oid, or SQLite's temp schema version."""
+    if connection.dialect.name == "sqlite":
+        query = "PRAGMA temp.schema_version"
+    else:
+        query = f"SELECT CAST('{table}' AS regclass)::oid::bigint"
+    return int(connection.exec_driver_sql(query).scalar_one())
 
 
 def test_after_analyze_a_partner_owning_the_table_is_read_by_scanning_it(database_url: str) -> None:

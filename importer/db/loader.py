@@ -65,7 +65,7 @@ class _Table:
     """rows in the staging table (counted here, not by the server)"""
     merged: bool = False
     """the staging table holds rows already merged: it is emptied before the next batch, not
-    after each one, so a one-batch file's table is only dropped"""
+    after each one, so a one-batch file's table is only let go of"""
     skipped: list[pl.Series] = field(default_factory=list)
     """``_row`` of rows skipped as unchanged"""
     applied: list[pl.Series] = field(default_factory=list)
@@ -162,9 +162,7 @@ class FileLoad:
         columns = (*spec.data_columns, HASH_COLUMN)
         if not table.staged:
             self._end_stream()
-            self.backend.create_staging(
-                self.connection, staging, spec.table_name, ", ".join(columns)
-            )
+            self.backend.open_staging(self.connection, staging, spec.table_name, ", ".join(columns))
             table.staged = True
         elif table.merged:
             self._end_stream()
