@@ -184,7 +184,7 @@ def _number_lines(batch: pl.DataFrame, first_line: int, lines: int) -> pl.DataFr
     """
     if lines == batch.height:
         starts = pl.int_range(first_line, first_line + lines, dtype=pl.Int64, eager=True)
-        numbered = batch.with_columns(starts.alias(ROW))
+        numbered = batch.hstack([starts.alias(ROW)])  # no query, as ``with_columns`` runs
     else:
         newlines = pl.sum_horizontal(
             pl.col(name).str.count_matches(LINE_BREAK.pattern).fill_null(0)

@@ -11,6 +11,7 @@ import polars as pl
 from importer.exceptions import HeaderError
 from importer.feeds import FeedSpec
 from importer.feeds.base import EXTRA_COLUMN
+from importer.frames import columns, constant
 from importer.names import snake_case
 from importer.problems import Problem
 from importer.raw import column_name
@@ -35,11 +36,12 @@ class HeaderMap:
     def named(self, frame: pl.DataFrame, keep: tuple[str, ...]) -> pl.DataFrame:
         """Positional columns renamed to the fields they map to; the others gathered in
         ``extra``."""
-        named = frame.select(
-            *(c for c in keep if c in frame.columns),
-            *(pl.col(column_name(position)).alias(name) for position, name in self.fields.items()),
+        return columns(
+            frame,
+            (c for c in keep if c in frame.columns),
+            *(frame.get_column(column_name(p)).alias(name) for p, name in self.fields.items()),
+            self._extra(frame),
         )
-        return named.with_columns(self._extra(frame))
 
     def _extra(self, frame: pl.DataFrame) -> pl.Series:
         """``{"Gift Message": "Happy birthday"}``: each value sent, as text, under its header as
@@ -48,7 +50,7 @@ class HeaderMap:
         present = set(frame.columns)
         others = {column_name(p): h for p, h in self.others.items() if column_name(p) in present}
         if not others:
-            return pl.Series(EXTRA_COLUMN, [None], pl.String).new_from_index(0, frame.height)
+            return constant(EXTRA_COLUMN, None, frame.height, pl.String())
         pairs = (
             frame.select(*others)
             .with_row_index(_RECORD)

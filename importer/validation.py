@@ -16,6 +16,7 @@ import polars as pl
 
 from importer.feeds import ColumnRule, FeedSpec, Kind
 from importer.feeds.base import EXTRA_COLUMN, PARTNER_COLUMN
+from importer.frames import columns
 from importer.problems import PROBLEM_SCHEMA, empty_problems, reported_value
 from importer.raw import ITEM, ROW
 
@@ -95,10 +96,11 @@ def validate(
         .with_columns(plan.copies)
         .with_columns(plan.typed)
         .with_columns(plan.errors)
-        .with_columns(() if plan.failed is None else (plan.failed,)),
+        .with_columns(() if plan.failed is None else (plan.failed,))
+        .with_columns(plan.filled),
         frame.height,
     )
-    rows = typed.select(plan.rows)
+    rows = columns(typed, plan.rows)
     if plan.failed is None:
         return ValidatedBatch(rows=rows, problems=empty_problems())
     failed = typed.get_column(_FAILED)  # in the plan's query, not in one more
@@ -126,7 +128,10 @@ class _Plan:
     copies: list[pl.Expr]
     typed: list[pl.Expr]
     errors: list[pl.Expr]
-    rows: list[pl.Expr]
+    filled: list[pl.Expr]
+    """the rows' columns the frame lacks: the partner, and checked fields no row can fill"""
+    rows: tuple[str, ...]
+    """the columns of the rows, in their order"""
     schema: dict[str, pl.DataType | None]
     """of the rows; None where the frame's own column passes through"""
     failed: pl.Expr | None
@@ -185,17 +190,15 @@ def _build_plan(
         copies=copies,
         typed=[_typed(rule, spec, context, formats).alias(rule.name) for rule in rules],
         errors=[_problem(rule, spec).alias(_error(rule.name)) for rule in rules],
-        rows=[
-            pl.col(ROW),
+        filled=[
             pl.lit(context.partner_id).alias(PARTNER_COLUMN),
             *(
-                pl.col(rule.name)
-                if rule.name in checked
-                else pl.lit(None, typed_dtype(rule)).alias(rule.name)
+                pl.lit(None, typed_dtype(rule)).alias(rule.name)
                 for rule in wanted
+                if rule.name not in checked
             ),
-            *(pl.col(name) for name in (*carry, *extra)),
         ],
+        rows=(ROW, PARTNER_COLUMN, *(rule.name for rule in wanted), *carry, *extra),
         schema=schema,
         failed=pl.any_horizontal(failing).alias(_FAILED) if failing else None,
     )

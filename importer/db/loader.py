@@ -30,6 +30,7 @@ from sqlalchemy import (
     text,
 )
 
+from importer import frames
 from importer.db import statements
 from importer.db.backends import STAGING_ROW, Backend, backend_for, copy_rows
 from importer.db.streams import Constants, RowStream
@@ -168,7 +169,7 @@ class FileLoad:
             self._end_stream()
             self.backend.empty(self.connection, staging)
             table.merged, table.staged_rows = False, 0
-        frame = shipped.select(*columns[1:], pl.col(ROW).alias(STAGING_ROW))
+        frame = frames.columns(shipped, columns[1:], shipped.get_column(ROW).alias(STAGING_ROW))
         self._write(staging, frame, {PARTNER_COLUMN: self.partner_id})
         table.staged_rows += frame.height
         if self.fast:
@@ -190,7 +191,7 @@ class FileLoad:
             constants |= {"created_at": self.now, "updated_at": self.now}
         self._write(
             spec.table_name,
-            _in_key_order(spec, rows).select(*spec.data_columns[1:], HASH_COLUMN),
+            frames.columns(_in_key_order(spec, rows), (*spec.data_columns[1:], HASH_COLUMN)),
             constants,
         )
         table.counts = replace(table.counts, inserted=table.counts.inserted + rows.height)
