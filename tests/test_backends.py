@@ -8,10 +8,20 @@ from pathlib import Path
 import polars as pl
 import pytest
 from sqlalchemy import Connection, Engine, text
+from sqlmodel import Session
 
 from importer.clock import utc_now
 from importer.db.backends import STAGING_ROW, backend_for, copy_rows
 from importer.db.engine import PING_AFTER_IDLE_S, make_engine
+from importer.db.ledger import (
+    ImportJob,
+    JobStatus,
+    Ledger,
+    LoadedBytes,
+    latest_load,
+    new_job,
+    settle_job,
+)
 from importer.db.loader import FileLoad
 from importer.exceptions import DatabaseUnavailableError, DuplicateKeyError
 from importer.feeds import FEEDS
@@ -338,3 +348,29 @@ def test_a_connection_lost_moments_after_use_fails_as_unavailable_once_then_is_r
     lent = _backend_pid(engine)
     engine.dispose()
     assert lent != lost
+
+
+def test_a_job_written_and_settled_on_the_driver_reads_back_as_one_the_orm_wrote(
+    engine: Engine,
+) -> None:
+    """The ledger's own statements bind times, statuses and flags as SQLAlchemy would."""
+    ledger = Ledger(engine)
+    first = new_job("acme", "products_1.csv", "/in/p.csv", feed="products", host="h1")
+    jobs = [first, ImportJob(**first.model_dump(exclude={"id"}))]
+    ledger.open_job(first)
+    finished = utc_now()
+    for job in jobs:
+        job.status, job.completed_at = JobStatus.COMPLETED, finished
+        job.retry_forced, job.sha256, job.row_count = True, "ab" * 32, 7
+    with engine.begin() as connection:
+        settle_job(connection, jobs[0])
+    with Session(engine) as session:
+        session.add(jobs[1])
+        session.commit()
+        session.refresh(jobs[1])
+    by_driver, by_orm = (ledger.get(job.id or 0) for job in jobs)
+    assert by_driver is not None and by_orm is not None
+    assert by_driver.model_dump(exclude={"id"}) == by_orm.model_dump(exclude={"id"})
+    with engine.connect() as connection:
+        latest = latest_load(connection, "acme", ["products"])
+    assert latest == LoadedBytes(by_orm.id or 0, "products", None, "ab" * 32, None)

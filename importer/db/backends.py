@@ -120,7 +120,7 @@ class SqliteBackend:
         self, connection: Connection, statement: str, params: Mapping[str, object] | None = None
     ) -> Rows:
         """sqlite3 reads ``:name`` itself; a time goes as SQLAlchemy stores one, in UTC."""
-        bound = {name: _sqlite_value(value) for name, value in (params or {}).items()}
+        bound = {name: sqlite_value(value) for name, value in (params or {}).items()}
         with driver_cursor(connection) as cursor:
             cursor.execute(statement, bound)
             return list(cursor.fetchall())
@@ -337,7 +337,7 @@ def _array_literal(values: pl.Series) -> str:
     return "{" + str(pl.select(quoted).item()) + "}"
 
 
-def _sqlite_value(value: object) -> object:
+def sqlite_value(value: object) -> object:
     return sqlite_timestamp(value) if isinstance(value, datetime) else value
 
 

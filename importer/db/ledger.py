@@ -8,6 +8,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -30,6 +31,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from importer.clock import utc_now
+from importer.db.driver_sql import run_statement
 
 
 class JobStatus(enum.StrEnum):
@@ -195,7 +197,7 @@ class Ledger:
         duplicate check needs: a transaction of its own cost a small file three more round trips
         to PostgreSQL."""
         with self.engine.begin() as connection:
-            job.id = connection.execute(_INSERT_JOB, job.model_dump(exclude={"id"})).scalar_one()
+            ((job.id,),) = run_statement(connection, _INSERT_JOB, job.model_dump(exclude={"id"}))
             return latest_load(connection, job.partner_id, latest_of) if latest_of else None
 
     def get(self, job_id: int) -> ImportJob | None:
@@ -365,8 +367,8 @@ def latest_load(
     """The partner's last COMPLETED job of any of ``feeds``: what the tables they write say now
     comes from it (or from jobs before it that it left alone)."""
     found = {"partner_id": partner_id} | {f"feed_{n}": f for n, f in enumerate(feeds)}
-    row = connection.execute(_latest_load_of(len(feeds)), found).first()
-    return None if row is None else LoadedBytes(*row)
+    rows = run_statement(connection, _latest_load_of(len(feeds)), found)
+    return LoadedBytes(*rows[0]) if rows else None
 
 
 def last_shape(connection: Connection, partner_id: str, feed: str) -> list[str] | None:
@@ -382,15 +384,15 @@ def _shape(filled_columns: str | None) -> list[str] | None:
 
 def save_job(connection: Connection, job: ImportJob) -> None:
     """Write a job's fields in the caller's transaction: a load stamps its job with its rows."""
-    connection.execute(_UPDATE_JOB, _job_fields(job))
+    run_statement(connection, _UPDATE_JOB, _job_fields(job))
 
 
 def settle_job(connection: Connection, job: ImportJob) -> int | None:
     """Write a job's outcome, and link it to the retry it follows, in one statement: the failed
     job with the same bytes an operator sent back with ``importer retry``, unless it already
     names one. Returns the job's ``retry_of``."""
-    linked: int | None = connection.execute(_SETTLE_JOB, _job_fields(job)).scalar_one()
-    return linked
+    ((linked,),) = run_statement(connection, _SETTLE_JOB, _job_fields(job))
+    return cast(int | None, linked)
 
 
 def _job_fields(job: ImportJob) -> dict[str, object]:
