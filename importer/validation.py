@@ -97,7 +97,7 @@ def validate(
         .with_columns(plan.typed)
         .with_columns(plan.errors)
         .with_columns(() if plan.failed is None else (plan.failed,))
-        .with_columns(plan.filled),
+        .with_columns(plan.constants),
         frame.height,
     )
     rows = columns(typed, plan.rows)
@@ -128,8 +128,9 @@ class _Plan:
     copies: list[pl.Expr]
     typed: list[pl.Expr]
     errors: list[pl.Expr]
-    filled: list[pl.Expr]
-    """the rows' columns the frame lacks: the partner, and checked fields no row can fill"""
+    constants: list[pl.Expr]
+    """columns the same in every row: the partner, and a typed null for each field no row can
+    fill"""
     rows: tuple[str, ...]
     """the columns of the rows, in their order"""
     schema: dict[str, pl.DataType | None]
@@ -190,7 +191,7 @@ def _build_plan(
         copies=copies,
         typed=[_typed(rule, spec, context, formats).alias(rule.name) for rule in rules],
         errors=[_problem(rule, spec).alias(_error(rule.name)) for rule in rules],
-        filled=[
+        constants=[
             pl.lit(context.partner_id).alias(PARTNER_COLUMN),
             *(
                 pl.lit(None, typed_dtype(rule)).alias(rule.name)

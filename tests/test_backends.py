@@ -231,7 +231,7 @@ def test_a_staging_table_outlives_its_transaction_and_opens_empty(numbers_engine
                 assert _count(connection, "stg_numbers") == 2
                 getattr(transaction, end)()
     assert counts == [0, 0, 0]
-    assert identities[1] == identities[2]  # a rollback removes only a table it created
+    assert len(set(identities)) == 1  # made by the first load; a rollback keeps what it found
 
 
 def _count(connection: Connection, table: str) -> int:

@@ -60,8 +60,7 @@ class Backend(Protocol):
         ...
 
     def drop_staging(self, connection: Connection, staging: str) -> None:
-        """Let go of the rows of a staging table whose rows are merged; a file stages each table
-        once."""
+        """Let go of a staging table's rows once they are merged; a file stages each table once."""
         ...
 
     def open_stream(self, connection: Connection, table: str, constants: Constants) -> RowStream:
