@@ -5,20 +5,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Protocol
 
 import polars as pl
 from sqlalchemy import Connection
 
+from importer.clock import sqlite_value
+from importer.db.driver_sql import Rows
 from importer.db.faults import driver_cursor
 from importer.db.streams import (
     Constants,
     PostgresRowStream,
     RowStream,
     SqliteRowStream,
-    sqlite_timestamp,
 )
 
 STAGING_ROW = "_row"
@@ -30,8 +30,6 @@ STATISTICS_TARGET = 10
 """PostgreSQL samples 300 rows per unit of target"""
 BOUND_NAME = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 """a ``:name`` parameter, as SQLAlchemy's ``text()`` finds one"""
-
-Rows = list[tuple[Any, ...]]
 
 
 class Backend(Protocol):
@@ -334,10 +332,6 @@ def _array_literal(values: pl.Series) -> str:
     escaped = escaped.str.replace_all('"', '\\"', literal=True)
     quoted = pl.concat_str(pl.lit('"'), escaped, pl.lit('"')).str.join(",")
     return "{" + str(pl.select(quoted).item()) + "}"
-
-
-def sqlite_value(value: object) -> object:
-    return sqlite_timestamp(value) if isinstance(value, datetime) else value
 
 
 @lru_cache(maxsize=256)

@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql.expression import Executable
 
-from importer.db.backends import Rows, sqlite_value
+from importer.clock import sqlite_value
 from importer.db.faults import driver_cursor
+
+Rows = list[tuple[Any, ...]]
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,14 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
 import polars as pl
 from sqlalchemy import Connection
 
+from importer.clock import SQLITE_TIMESTAMP, sqlite_timestamp
 from importer.db.faults import driver_cursor, driver_errors
 from importer.exceptions import DuplicateKeyError
 from importer.frames import columns, constant
@@ -30,8 +31,6 @@ POSTGRES_UNIQUE_VIOLATION = "23505"
 SQLITE_KEY_VIOLATIONS = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
 COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 """the characters COPY's text form gives a meaning, written so that each stands for itself"""
-SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
-"""how SQLAlchemy stores a timestamp in SQLite (UTC here)"""
 
 Constants = Mapping[str, int | str | datetime]
 """columns with one value for every row (the partner, the job, the load's time)"""
@@ -273,11 +272,6 @@ def _key_violations() -> Iterator[None]:
         if getattr(error, "sqlstate", None) != POSTGRES_UNIQUE_VIOLATION:
             raise
         raise DuplicateKeyError(str(error)) from error
-
-
-def sqlite_timestamp(value: datetime) -> str:
-    """A time as SQLAlchemy stores one in SQLite, in UTC."""
-    return value.astimezone(UTC).strftime(SQLITE_TIMESTAMP)
 
 
 def _sqlite_literal(value: int | str | datetime) -> str:
