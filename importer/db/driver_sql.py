@@ -2,9 +2,10 @@
 
 Writing a file's job, reading its lane's latest load and settling its outcome each cost about
 0.065 ms more CPU in SQLAlchemy's execution path (parameter processing, the execution context,
-the result) than on the driver's cursor. Such a statement is compiled once for its dialect and its parameters go to
-the driver as SQLAlchemy would bind them; the engine's cursor events still fire, so what listens
-to them (the tests of what each statement reads) sees these statements too.
+the result) than on the driver's cursor. Such a statement is compiled once for its dialect, and
+its parameters go to the driver as SQLAlchemy would bind them; the engine's cursor events still
+fire, so what listens to them (the tests of what each statement reads) sees these statements
+too.
 """
 
 from __future__ import annotations
