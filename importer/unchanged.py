@@ -85,11 +85,11 @@ def hash_seed(spec: FeedSpec, context: ValidationContext) -> int:
 def text_hash(records: pl.DataFrame, spec: FeedSpec, seed: int) -> pl.Series:
     """The hash of each record's field texts, ``extra`` included; a field the file lacks
     counts as empty."""
-    height = records.height
+    height, present = records.height, set(records.columns)
     texts = pl.DataFrame(
         [
             records.get_column(name)
-            if name in records.columns
+            if name in present
             else constant(name, None, height, pl.String())
             for name in _hashed_columns(spec)
         ]
