@@ -4,6 +4,7 @@ import time
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session
 
 from importer.clock import utc_now
+from importer.db import statements
 from importer.db.backends import STAGING_ROW, backend_for, copy_rows
 from importer.db.engine import PING_AFTER_IDLE_S, make_engine
 from importer.db.ledger import (
@@ -374,3 +376,48 @@ def test_a_job_written_and_settled_on_the_driver_reads_back_as_one_the_orm_wrote
     with engine.connect() as connection:
         latest = latest_load(connection, "acme", ["products"])
     assert latest == LoadedBytes(by_orm.id or 0, "products", None, "ab" * 32, None)
+
+
+@pytest.mark.postgres
+def test_a_small_files_change_log_looks_its_keys_up_instead_of_scanning_every_partner(
+    postgres_url: str,
+) -> None:
+    """Another partner's 6,000 live rows must not be read to log the changes of 50."""
+    spec = FEEDS["inventory"]
+    engine = make_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"INSERT INTO {spec.table_name} (partner_id, sku, location_id, quantity_on_hand, "
+            "quantity_reserved, reorder_point) SELECT CASE WHEN n <= 50 THEN 'small' ELSE 'big' "
+            "END, 'SKU-' || n, 'WH1', n, 0, 0 FROM generate_series(1, 6050) AS n"
+        )
+        connection.exec_driver_sql(f"ANALYZE {spec.table_name}")
+    with engine.begin() as connection:
+        backend = backend_for(connection)
+        staging = statements.staging_table(spec)
+        columns = ", ".join((*spec.data_columns, "row_hash"))
+        backend.open_staging(connection, staging, spec.table_name, columns)
+        moved = columns.replace("quantity_on_hand", "quantity_on_hand + 1")
+        connection.exec_driver_sql(
+            f"INSERT INTO {staging} ({columns}) SELECT {moved} FROM {spec.table_name} "
+            "WHERE partner_id = 'small'"
+        )
+        logged = statements.record_changes(backend, spec, "small")
+        plan = connection.execute(
+            text(f"EXPLAIN (FORMAT JSON) {logged}"),
+            {"job": 1, "table": spec.table_name, "now": utc_now()},
+        ).scalar_one()
+        connection.execute(text(logged), {"job": 1, "table": spec.table_name, "now": utc_now()})
+        recorded = connection.exec_driver_sql("SELECT COUNT(*) FROM row_changes").scalar_one()
+    engine.dispose()
+    scans = {
+        (node["Node Type"], node.get("Relation Name")) for node in _plan_nodes(plan[0]["Plan"])
+    }
+    assert ("Seq Scan", spec.table_name) not in scans
+    assert recorded == 50
+
+
+def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)

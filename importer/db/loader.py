@@ -372,7 +372,7 @@ class FileLoad:
         if spec.tracked:
             self.backend.run(
                 self.connection,
-                statements.record_changes(self.backend, spec),
+                statements.record_changes(self.backend, spec, self.partner_id),
                 {"job": self.job_id, "table": spec.table_name, "now": self.now},
             )
 

@@ -115,9 +115,14 @@ def merge_counts(backend: Backend, spec: FeedSpec) -> str:
     )
 
 
-def record_changes(backend: Backend, spec: FeedSpec) -> str:
+def record_changes(backend: Backend, spec: FeedSpec, partner_id: str) -> str:
     """One pass over the changed rows writes old -> new for every tracked field that moved
-    (binds ``:job``, ``:table``, ``:now``)."""
+    (binds ``:job``, ``:table``, ``:now``).
+
+    The live rows are named as the partner's: PostgreSQL then looks each staged key up in the
+    primary key. Joined on the key alone, a small file's rows were hashed against a scan of the
+    whole table, every partner's rows: 1.4 ms instead of 0.3 ms at 6,000 live rows, and growing
+    with the table."""
     key = backend.key_json([f"s.{k}" for k in spec.key])
     names = " UNION ALL ".join(f"SELECT '{c}' AS name" for c in spec.tracked)
     old = " ".join(f"WHEN '{c}' THEN {backend.as_text(f't.{c}')}" for c in spec.tracked)
@@ -129,7 +134,8 @@ def record_changes(backend: Backend, spec: FeedSpec) -> str:
         f"FROM (SELECT s.{PARTNER_COLUMN} AS partner_id, {key} AS row_key, "
         f"c.name AS column_name, CASE c.name {old} END AS old_value, "
         f"CASE c.name {new} END AS new_value "
-        f"FROM {staging_table(spec)} s JOIN {spec.table_name} t ON {key_match(spec, 't', 's')} "
+        f"FROM {staging_table(spec)} s JOIN {spec.table_name} t "
+        f"ON t.{PARTNER_COLUMN} = {string_literal(partner_id)} AND {key_match(spec, 't', 's')} "
         f"CROSS JOIN ({names}) c "
         f"WHERE {differs(backend, spec, 't', 's')}) AS moved "
         f"WHERE old_value {backend.differs} new_value"
