@@ -206,7 +206,9 @@ class Daemon:
         metrics.BACKLOG.set(len(candidates))
         self.gate.forget_missing(c.path for c in candidates)
         return [
-            c for c in candidates if self.gate.ready(c.path, c.stable_seconds, c.require_marker)
+            c
+            for c in candidates
+            if self.gate.ready(c.path, c.stable_seconds, c.require_marker, c.seen)
         ]
 
     def reload(self) -> None:

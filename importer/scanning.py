@@ -23,6 +23,8 @@ class Candidate:
     """mtime when found: files of one lane are applied in this order"""
     stable_seconds: float
     require_marker: bool
+    seen: tuple[int, int] | None = None
+    """size and mtime (ns) the scan found it with, which the stability gate compares"""
 
 
 def waiting(settings: Settings, inbox: Inbox) -> list[Candidate]:
@@ -79,6 +81,9 @@ def _files(
                 stat = entry.stat()
             except FileNotFoundError:
                 continue
+            seen = (stat.st_size, stat.st_mtime_ns)
             path = Path(entry.path)
-            files.append(Candidate(partner, path, stat.st_mtime, stable_seconds, require_marker))
+            files.append(
+                Candidate(partner, path, stat.st_mtime, stable_seconds, require_marker, seen)
+            )
     return files

@@ -34,6 +34,19 @@ def test_a_file_is_ready_only_after_it_stopped_changing(tmp_path: Path) -> None:
     assert gate.ready(path, 2, require_marker=False)
 
 
+def test_the_size_and_time_a_scan_found_are_what_the_gate_compares(tmp_path: Path) -> None:
+    clock = Clock()
+    gate = StabilityGate(clock)
+    path = tmp_path / "products.csv"
+    path.write_text("sku\nA1\n")
+    on_disk = path.stat()
+    earlier = (on_disk.st_size - 3, on_disk.st_mtime_ns - 1)
+    assert not gate.ready(path, 2, False, earlier)
+    clock.now += 2.5
+    assert gate.ready(path, 2, False, earlier)
+    assert not gate.ready(path, 2, False, (on_disk.st_size, on_disk.st_mtime_ns))
+
+
 def test_done_marker_decides_when_required(tmp_path: Path) -> None:
     gate = StabilityGate(Clock())
     path = tmp_path / "products.csv"
