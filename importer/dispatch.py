@@ -17,6 +17,7 @@ from pathlib import Path
 
 from loguru import logger
 
+from importer.config import Settings
 from importer.db.ledger import JobStatus
 from importer.exceptions import (
     SchemaError,
@@ -65,6 +66,9 @@ class Dispatcher:
         self.failed_files = 0
         """files that ended FAILED or could not be taken (``importer process`` exits 1 on any)"""
         self._told_untakeable: set[Path] = set()
+        self._lanes: dict[tuple[str, str], Lane] = {}
+        """the lane of each file waiting at the last submit, under ``_lanes_by``"""
+        self._lanes_by: Settings | None = None
         self.fault: TransientError | None = None
         """the last transient fault a worker met; the caller backs off and clears it"""
         self.fatal: SchemaError | None = None
@@ -73,8 +77,9 @@ class Dispatcher:
     def submit(self, ready: list[Candidate]) -> int:
         """Start a worker for every lane with ready files that is not already being worked."""
         lanes: dict[Lane, list[Candidate]] = defaultdict(list)
+        lane_by_file = self.lanes_of(ready)
         for candidate in ready:
-            lanes[lane_of(self.pipeline, candidate.partner, candidate.path.name)].append(candidate)
+            lanes[lane_by_file[candidate.partner, candidate.path.name]].append(candidate)
         started = 0
         for lane, files in lanes.items():
             if order_of(self.pipeline.settings, *lane) == "name":
@@ -89,6 +94,18 @@ class Dispatcher:
             future.add_done_callback(self._forget)
             started += 1
         return started
+
+    def lanes_of(self, ready: list[Candidate]) -> dict[tuple[str, str], Lane]:
+        """The lane of every ready file, routed once while it waits and again only after the
+        settings changed: every scan submits the whole backlog, and routing 10,000 waiting
+        files again cost the loop 80 ms a scan."""
+        if self._lanes_by is not self.pipeline.settings:
+            self._lanes, self._lanes_by = {}, self.pipeline.settings
+        known, self._lanes = self._lanes, {}
+        for candidate in ready:
+            name = (candidate.partner, candidate.path.name)
+            self._lanes[name] = known.get(name) or lane_of(self.pipeline, *name)
+        return self._lanes
 
     def drain(self, timeout_s: float | None = None) -> bool:
         """Wait for the workers; True when all finished within the timeout."""
