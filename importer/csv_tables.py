@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from importer.csv_plain import split_plain
 from importer.csv_records import (
     UnplacedRecordError,
     bounded_lines,
@@ -148,6 +149,9 @@ def _guess_delimiter(header_line: str) -> str:
 
 
 def _parse_block(block: bytes, separator: str, names: list[str]) -> pl.DataFrame:
+    split = split_plain(block, separator, names)
+    if split is not None:
+        return split
     return pl.read_csv(
         block,
         separator=separator,
