@@ -15,6 +15,7 @@ import polars as pl
 from importer.attempt import FileAttempt
 from importer.db.loader import FileLoad
 from importer.feeds import FeedSpec
+from importer.feeds.base import HASH_COLUMN
 from importer.unchanged import KnownRows, hash_seed
 
 KEYED_LOOKUP_MAX = 5_000
@@ -40,21 +41,20 @@ class KnownHashes:
         if spec is not self._keyed:
             return self._whole[spec.name]
         column = spec.key[1]
-        values = _lookup_values(records, column)
+        if column not in records.columns:
+            return KnownRows(pl.Series(HASH_COLUMN, [], dtype=pl.Int64), self._keyed_seed)
+        values = self._load.backend.bound_values(records, _lookup_values(column))
         hashes = (
             self._load.known_hashes(spec)
-            if len(values) > KEYED_LOOKUP_MAX
+            if values.distinct > KEYED_LOOKUP_MAX
             else self._load.known_hashes_where(spec, column, values)
         )
         return KnownRows(hashes, self._keyed_seed)
 
 
-def _lookup_values(records: pl.DataFrame, column: str) -> pl.Series:
-    """The distinct values of ``column`` to look live rows up by, in one query (each Series
-    method is one). A value with a NUL is a row error, matches nothing stored, and PostgreSQL
-    refuses it."""
-    if column not in records.columns:
-        return pl.Series(column, [], dtype=pl.String)
+def _lookup_values(column: str) -> pl.Expr:
+    """The distinct values of ``column`` to look live rows up by. A value with a NUL is a row
+    error, matches nothing stored, and PostgreSQL refuses it."""
     value = pl.col(column)
     usable = value.is_not_null() & ~value.str.contains("\x00", literal=True)
-    return records.select(value.filter(usable).unique()).to_series()
+    return value.filter(usable).unique()

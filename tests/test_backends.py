@@ -179,8 +179,10 @@ def test_the_keyed_lookup_finds_the_live_rows_of_keys_with_any_character(
             text("SELECT sku, row_hash FROM products WHERE partner_id = 'acme'")
         ).all()
         with FileLoad(connection, "acme", None, utc_now()) as load:
-            asked = pl.Series([*skus[1:], "absent"])
-            found = load.known_hashes_where(FEEDS["products"], "sku", asked)
+            asked = pl.DataFrame({"sku": [*skus[1:], "absent", "absent"]})
+            values = load.backend.bound_values(asked, pl.col("sku").unique())
+            found = load.known_hashes_where(FEEDS["products"], "sku", values)
+    assert values.distinct == len(skus)
     assert sorted(sku for sku, _ in stored) == sorted(skus)
     assert found.to_list() == sorted(row_hash for sku, row_hash in stored if sku != skus[0])
 

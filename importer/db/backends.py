@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import polars as pl
 from sqlalchemy import Connection
@@ -30,6 +30,13 @@ STATISTICS_TARGET = 10
 """PostgreSQL samples 300 rows per unit of target"""
 BOUND_NAME = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 """a ``:name`` parameter, as SQLAlchemy's ``text()`` finds one"""
+
+
+class OneOf(NamedTuple):
+    """Values a query looks rows up by, as the one parameter the backend binds them as."""
+
+    distinct: int
+    text: str
 
 
 class Backend(Protocol):
@@ -90,7 +97,7 @@ class Backend(Protocol):
         ...
 
     def fetch_integers(
-        self, connection: Connection, column: str, source: str, values: pl.Series | None = None
+        self, connection: Connection, column: str, source: str, values: OneOf | None = None
     ) -> pl.Series:
         """``column`` of ``SELECT ... {source}`` (a FROM/WHERE clause) as one Int64 series;
         ``values`` are what the source's :meth:`one_of` is bound to.
@@ -106,6 +113,10 @@ class Backend(Protocol):
     def one_of(self, column: str) -> str:
         """``column`` equals one of the text values :meth:`fetch_integers` binds as ``:values``,
         all sent as one parameter: one a value cost a small file 0.1 ms."""
+        ...
+
+    def bound_values(self, frame: pl.DataFrame, values: pl.Expr) -> OneOf:
+        """The text ``values`` (an expression over ``frame``) as :meth:`one_of` binds them."""
         ...
 
 
@@ -178,12 +189,10 @@ class SqliteBackend:
         return pl.concat(frames, rechunk=True)
 
     def fetch_integers(
-        self, connection: Connection, column: str, source: str, values: pl.Series | None = None
+        self, connection: Connection, column: str, source: str, values: OneOf | None = None
     ) -> pl.Series:
         """One number per line, read by Polars' CSV parser: no list of strings in between."""
-        bound = (
-            {} if values is None else {"values": json.dumps(values.to_list(), ensure_ascii=False)}
-        )
+        bound = {} if values is None else {"values": values.text}
         ((joined,),) = self.run(
             connection, f"SELECT group_concat({column}, char(10)) {source}", bound
         )
@@ -200,6 +209,10 @@ class SqliteBackend:
     def one_of(self, column: str) -> str:
         """The values as one JSON array."""
         return f"{column} IN (SELECT value FROM json_each(:values))"
+
+    def bound_values(self, frame: pl.DataFrame, values: pl.Expr) -> OneOf:
+        listed = frame.select(values).to_series().to_list()
+        return OneOf(len(listed), json.dumps(listed, ensure_ascii=False))
 
 
 class PostgresBackend:
@@ -286,7 +299,7 @@ class PostgresBackend:
         return pl.read_csv("\n".join(chunks).encode(), has_header=False, schema=schema)
 
     def fetch_integers(
-        self, connection: Connection, column: str, source: str, values: pl.Series | None = None
+        self, connection: Connection, column: str, source: str, values: OneOf | None = None
     ) -> pl.Series:
         """As one binary string of 8-byte big-endian numbers: no text to format or parse."""
         query = f"SELECT string_agg(int8send(CAST({column} AS BIGINT)), ''::bytea) {source}"
@@ -294,7 +307,7 @@ class PostgresBackend:
             if values is None:
                 cursor.execute(query, binary=True)
             else:
-                cursor.execute(_pyformat(query), {"values": _array_literal(values)}, binary=True)
+                cursor.execute(_pyformat(query), {"values": values.text}, binary=True)
             row = cursor.fetchone()
         packed = bytes(row[0]) if row and row[0] else b""
         if not packed:
@@ -312,6 +325,14 @@ class PostgresBackend:
         cost a small file 0.1 ms."""
         return f"{column} = ANY(CAST(:values AS TEXT[]))"
 
+    def bound_values(self, frame: pl.DataFrame, values: pl.Expr) -> OneOf:
+        """Found and written in one query: a query to find them and one to write them cost a
+        small file 0.25 ms more."""
+        distinct, text = frame.select(
+            values.len().alias("distinct"), _array_literal(values).alias("text")
+        ).row(0)
+        return OneOf(distinct, text)
+
 
 def backend_for(connection: Connection) -> Backend:
     if connection.dialect.name == "postgresql":
@@ -325,13 +346,13 @@ def copy_rows(backend: Backend, connection: Connection, table: str, frame: pl.Da
         stream.write(frame)
 
 
-def _array_literal(values: pl.Series) -> str:
+def _array_literal(values: pl.Expr) -> pl.Expr:
     """PostgreSQL's text form of a ``TEXT[]``: each value quoted, its backslashes and quotes
     escaped."""
-    escaped = pl.lit(values).str.replace_all("\\", "\\\\", literal=True)
+    escaped = values.str.replace_all("\\", "\\\\", literal=True)
     escaped = escaped.str.replace_all('"', '\\"', literal=True)
     quoted = pl.concat_str(pl.lit('"'), escaped, pl.lit('"')).str.join(",")
-    return "{" + str(pl.select(quoted).item()) + "}"
+    return pl.concat_str(pl.lit("{"), quoted, pl.lit("}"))
 
 
 @lru_cache(maxsize=256)

@@ -32,7 +32,7 @@ from sqlalchemy import (
 
 from importer import frames
 from importer.db import statements
-from importer.db.backends import STAGING_ROW, Backend, backend_for, copy_rows
+from importer.db.backends import STAGING_ROW, Backend, OneOf, backend_for, copy_rows
 from importer.db.streams import Constants, RowStream
 from importer.exceptions import DuplicateKeyError, RetryCarefullyError
 from importer.feeds import FeedSpec
@@ -136,11 +136,11 @@ class FileLoad:
             table.known = _no_hashes() if table.direct else self._live_hashes(spec)
         return table.known
 
-    def known_hashes_where(self, spec: FeedSpec, column: str, values: pl.Series) -> pl.Series:
+    def known_hashes_where(self, spec: FeedSpec, column: str, values: OneOf) -> pl.Series:
         """The sorted text hashes of the partner's live rows whose ``column`` is one of
-        ``values`` (text), looked up through the primary key, which ``column`` leads."""
+        ``values``, looked up through the primary key, which ``column`` leads."""
         table = self._table(spec)
-        if table.direct or values.is_empty():
+        if table.direct or not values.distinct:
             return _no_hashes()
         self._end_stream()
         one_of = self.backend.one_of(column)
