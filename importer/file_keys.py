@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from importer import frames
 from importer.feeds import FeedSpec
 from importer.raw import ROW
 
@@ -19,9 +20,10 @@ KEY_SEED = 0x1A90_5EED
 DIGEST = "__key"
 
 
-def key_digest(key: Iterable[str]) -> pl.Expr:
-    """One 64-bit number per natural key; rows typed alike give equal keys equal numbers."""
-    return pl.struct(*key).hash(KEY_SEED).alias(DIGEST)
+def key_digests(rows: pl.DataFrame, key: Iterable[str]) -> pl.Series:
+    """One 64-bit number per row's natural key; rows typed alike give equal keys equal numbers.
+    Hashed as a frame of the key's columns, without a query (which cost a small file 0.1 ms)."""
+    return frames.columns(rows, key).hash_rows(seed=KEY_SEED).alias(DIGEST)
 
 
 class FileKeys:
@@ -37,7 +39,7 @@ class FileKeys:
         if not self._parts:
             schema = rows.schema  # built anew at each call
             self.schema = pl.Schema({k: schema[k] for k in self.key})
-        self._parts.append(rows.select(ROW, key_digest(self.key)))
+        self._parts.append(frames.columns(rows, (ROW,), key_digests(rows, self.key)))
 
     def drop(self, rows: pl.Series) -> None:
         """Forget rows that will not be loaded (repeated keys)."""

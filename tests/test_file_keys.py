@@ -1,7 +1,7 @@
 import polars as pl
 
 from importer.feeds import FEEDS
-from importer.file_keys import FileKeys, key_digest
+from importer.file_keys import FileKeys, key_digests
 
 PRODUCTS = FEEDS["rating_summaries"]
 """keyed by partner and SKU alone"""
@@ -31,5 +31,5 @@ def test_digests_are_sorted_and_match_keys_typed_alike() -> None:
     digests = keys.sorted_digests()
     assert digests.is_sorted()
     assert keys.schema == pl.Schema({"partner_id": pl.String, "sku": pl.String})
-    again = batch([(9, "M5")]).select(key_digest(PRODUCTS.key)).to_series()
+    again = key_digests(batch([(9, "M5")]), PRODUCTS.key)
     assert again.is_in(digests.implode()).all()

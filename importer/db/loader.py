@@ -37,7 +37,7 @@ from importer.db.streams import Constants, RowStream
 from importer.exceptions import DuplicateKeyError, RetryCarefullyError
 from importer.feeds import FeedSpec
 from importer.feeds.base import HASH_COLUMN, PARTNER_COLUMN
-from importer.file_keys import FileKeys, key_digest
+from importer.file_keys import FileKeys, key_digests
 from importer.guards import TooManyDeletesError
 from importer.raw import LINE_COUNT, ROW
 from importer.unchanged import UNCHANGED, is_in_sorted, partition
@@ -409,9 +409,7 @@ class FileLoad:
         """The partner's live keys (``within`` the carried parents) that this file does not
         contain get ``deleted_at``, and a ``row_changes`` entry saying so."""
         live = self._live_keys(spec, file_keys.schema, within)
-        in_file = is_in_sorted(
-            live.select(key_digest(spec.key)).to_series(), file_keys.sorted_digests()
-        )
+        in_file = is_in_sorted(key_digests(live, spec.key), file_keys.sorted_digests())
         missing = live.filter(~in_file)
         if missing.is_empty():
             return 0
