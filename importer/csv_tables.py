@@ -150,8 +150,12 @@ def _guess_delimiter(header_line: str) -> str:
 
 def _parse_block(block: bytes, separator: str, names: list[str]) -> pl.DataFrame:
     split = split_plain(block, separator, names)
-    if split is not None:
-        return split
+    return split if split is not None else parsed_by_polars(block, separator, names)
+
+
+def parsed_by_polars(block: bytes, separator: str, names: list[str]) -> pl.DataFrame:
+    """Whole records as string columns named ``names``; raises a Polars error where it cannot
+    read them (the exact reader takes over)."""
     return pl.read_csv(
         block,
         separator=separator,

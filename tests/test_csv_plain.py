@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from importer.csv_plain import PLAIN_SPLIT_BYTES, split_plain
+from importer.csv_tables import parsed_by_polars
 
 NAMES = ["_c0", "_c1", "_c2"]
 CHARACTERS = ["a", "Z", "7", " ", "\r", "\t", ",", ";", "|", "é", "\x00", "\x85", "\u2028"]
@@ -15,15 +16,7 @@ FIELD = st.text(st.sampled_from(CHARACTERS), max_size=4)
 
 def _polars(block: bytes, separator: str) -> pl.DataFrame | None:
     try:
-        return pl.read_csv(
-            block,
-            separator=separator,
-            has_header=False,
-            schema=dict.fromkeys(NAMES, pl.String),
-            missing_columns="insert",
-            quote_char='"',
-            encoding="utf8",
-        )
+        return parsed_by_polars(block, separator, NAMES)
     except pl.exceptions.PolarsError:
         return None
 
