@@ -66,7 +66,7 @@ class StabilityGate:
     ) -> bool:
         """Whether ``path`` may be taken now; call once per scan for every candidate. ``found``
         is its size and mtime (ns) as a scan just read them: a second ``stat`` of each waiting
-        file took a scan of 10,000 files 50 ms more."""
+        file took a scan of 10,000 files some 40 ms more."""
         if require_marker:
             return any(marker.exists() for marker in markers_of(path))
         if found is None:

@@ -48,9 +48,12 @@ def test_a_plain_block_splits_as_polars_parses_it(block: tuple[bytes, str]) -> N
 
 def test_quotes_large_blocks_and_bad_bytes_are_left_to_polars() -> None:
     assert split_plain(b'A1,"x, y",3\n', ",", NAMES) is None
+    assert split_plain(b"A1,x\r,3\n", ",", NAMES) is None
     assert split_plain(b"A1,x,3\n" * (PLAIN_SPLIT_BYTES // 7 + 1), ",", NAMES) is None
     assert split_plain(b"A1,\xff,3\n", ",", NAMES) is None
     assert split_plain(b"A1,x,3,4\n", ",", NAMES) is None
+    hundred = b"".join(b"S%d,Item %d,%d.5\r\n" % (n, n, n) for n in range(100))
+    assert split_plain(hundred, ",", NAMES) is not None
     assert split_plain(b"A1,,3\n\nA2\n", ",", NAMES).rows() == [  # type: ignore[union-attr]
         ("A1", None, "3"),
         (None, None, None),
