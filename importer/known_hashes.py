@@ -15,7 +15,6 @@ import polars as pl
 from importer.attempt import FileAttempt
 from importer.db.loader import FileLoad
 from importer.feeds import FeedSpec
-from importer.feeds.base import HASH_COLUMN
 from importer.unchanged import KnownRows, hash_seed
 
 KEYED_LOOKUP_MAX = 5_000
@@ -41,9 +40,7 @@ class KnownHashes:
         if spec is not self._keyed:
             return self._whole[spec.name]
         column = spec.key[1]
-        if column not in records.columns:
-            return KnownRows(pl.Series(HASH_COLUMN, [], dtype=pl.Int64), self._keyed_seed)
-        values = self._load.backend.bound_values(records, _lookup_values(column))
+        values = self._load.backend.bound_values(records, _lookup_values(records, column))
         hashes = (
             self._load.known_hashes(spec)
             if values.distinct > KEYED_LOOKUP_MAX
@@ -52,9 +49,10 @@ class KnownHashes:
         return KnownRows(hashes, self._keyed_seed)
 
 
-def _lookup_values(column: str) -> pl.Expr:
-    """The distinct values of ``column`` to look live rows up by. A value with a NUL is a row
-    error, matches nothing stored, and PostgreSQL refuses it."""
-    value = pl.col(column)
+def _lookup_values(records: pl.DataFrame, column: str) -> pl.Expr:
+    """The distinct values of ``column`` to look live rows up by (none where the file lacks the
+    column). A value with a NUL is a row error, matches nothing stored, and PostgreSQL refuses
+    it."""
+    value = pl.col(column) if column in records.columns else pl.lit(None, dtype=pl.String)
     usable = value.is_not_null() & ~value.str.contains("\x00", literal=True)
     return value.filter(usable).unique()
